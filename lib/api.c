@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: MIT */
+/* Read-only public calls: mode, statistics, names, version. */
+#include <string.h>
+
+#include "internal.h"
+
+int pinguard_get_mode(struct pinguard_mode_info *info)
+{
+	if (!info)
+		return -EINVAL;
+	pg_lock();
+	info->configured = pg.cfg.mode;
+	info->effective = pg.effective;
+	info->reason = pg.reason;
+	info->kernel = pg.kernel;
+	info->pretouch = pg.cfg.pretouch;
+	info->scope = pg.cfg.scope;
+	pg_unlock();
+	return 0;
+}
+
+int pinguard_get_stats(struct pinguard_stats *stats, size_t size)
+{
+	struct pinguard_stats s;
+
+	if (!stats || !size)
+		return -EINVAL;
+	memset(&s, 0, sizeof(s));
+	pg_lock();
+	s.pinned_ranges = pg.reg.extents;
+	s.pinned_bytes = pg.reg.bytes;
+	s.active_pins = pg.cnt.active_pins;
+	s.pins_total = pg.cnt.pins_total;
+	s.unpins_total = pg.cnt.unpins_total;
+	s.forks_seen = pg.cnt.forks_seen;
+	s.forks_guarded = pg.cnt.forks_guarded;
+	s.bytes_copied = pg.cnt.bytes_copied;
+	s.ranges_dontfork = pg.effective == PINGUARD_MODE_DONTFORK ?
+			    pg.reg.extents : 0;
+	s.fork_errors = pg.cnt.fork_errors;
+	s.fork_ns = pg.cnt.fork_ns;
+	s.pretouched_bytes = __atomic_load_n(&pg.cnt.pretouched_bytes,
+					     __ATOMIC_RELAXED);
+	pg_unlock();
+	/* Older callers know a prefix of the structure. */
+	memcpy(stats, &s, size < sizeof(s) ? size : sizeof(s));
+	return 0;
+}
+
+const char *pinguard_mode_name(enum pinguard_mode mode)
+{
+	static const char *const n[] = { "auto", "copy", "dontfork", "off" };
+
+	return (unsigned)mode < 4 ? n[mode] : "invalid";
+}
+
+const char *pinguard_reason_name(enum pinguard_reason reason)
+{
+	static const char *const n[] = {
+		"configured", "pending", "override", "probe", "netlink",
+		"version"
+	};
+
+	return (unsigned)reason < 6 ? n[reason] : "invalid";
+}
+
+const char *pinguard_kernel_name(enum pinguard_kernel kernel)
+{
+	static const char *const n[] = { "unknown", "patched", "unpatched" };
+
+	return (unsigned)kernel < 3 ? n[kernel] : "invalid";
+}
+
+const char *pinguard_version(void)
+{
+	return PINGUARD_VERSION_STRING;
+}

@@ -1,0 +1,183 @@
+/* SPDX-License-Identifier: MIT */
+/* Configuration from PINGUARD_* (read with secure_getenv, so setuid
+ * programs ignore it) and from pinguard_configure(). Parsing makes no
+ * system call unless a value is bad (one warning) or a log file is named. */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <strings.h>
+
+#include "internal.h"
+#include "sys.h"
+
+struct choice {
+	const char *name;
+	int value;
+};
+
+static const struct choice modes[] = {
+	{ "auto", PINGUARD_MODE_AUTO }, { "copy", PINGUARD_MODE_COPY },
+	{ "dontfork", PINGUARD_MODE_DONTFORK }, { "off", PINGUARD_MODE_OFF },
+	{ NULL, 0 }
+};
+static const struct choice pretouches[] = {
+	{ "auto", PINGUARD_PRETOUCH_AUTO }, { "always", PINGUARD_PRETOUCH_ALWAYS },
+	{ "never", PINGUARD_PRETOUCH_NEVER }, { NULL, 0 }
+};
+static const struct choice scopes[] = {
+	{ "longterm", PINGUARD_SCOPE_LONGTERM }, { "all", PINGUARD_SCOPE_ALL },
+	{ NULL, 0 }
+};
+static const struct choice kernels[] = {
+	{ "patched", PINGUARD_KERNEL_PATCHED },
+	{ "unpatched", PINGUARD_KERNEL_UNPATCHED }, { NULL, 0 }
+};
+static const struct choice levels[] = {
+	{ "none", PG_LOG_NONE }, { "error", PG_LOG_ERROR },
+	{ "warn", PG_LOG_WARN }, { "info", PG_LOG_INFO },
+	{ "debug", PG_LOG_DEBUG }, { NULL, 0 }
+};
+static const struct choice booleans[] = {
+	{ "0", 0 }, { "no", 0 }, { "false", 0 }, { "off", 0 },
+	{ "1", 1 }, { "yes", 1 }, { "true", 1 }, { "on", 1 }, { NULL, 0 }
+};
+
+/* Value of the variable, or def with one warning when it is not one of
+ * the choices. Unset keeps def silently. */
+static int env_choice(const char *var, const struct choice *c, int def)
+{
+	const char *v = secure_getenv(var);
+	int i;
+
+	if (!v)
+		return def;
+	for (i = 0; c[i].name; i++)
+		if (!strcasecmp(v, c[i].name))
+			return c[i].value;
+	pg_warn_config("%s: invalid value (expected one of %s%s%s%s%s%s%s); "
+		       "using %s", var,
+		       c[0].name, c[1].name ? "|" : "", c[1].name ? c[1].name : "",
+		       c[1].name && c[2].name ? "|" : "",
+		       c[1].name && c[2].name ? c[2].name : "",
+		       c[1].name && c[2].name && c[3].name ? "|" : "",
+		       c[1].name && c[2].name && c[3].name ? c[3].name : "",
+		       c == kernels ? "detection" : c[0].name);
+	return def;
+}
+
+void pg_config_from_env(void)
+{
+	const char *file;
+	int fd;
+
+	pg.log_fd = 2;
+	pg.log_level = env_choice("PINGUARD_LOG", levels, PG_LOG_NONE);
+	file = secure_getenv("PINGUARD_LOG_FILE");
+	if (file && *file) {
+		fd = pg_sys_open(file, O_WRONLY | O_APPEND | O_CREAT |
+				 O_CLOEXEC | O_NOFOLLOW);
+		if (fd >= 0)
+			pg.log_fd = fd;
+		else
+			pg_warn_config("PINGUARD_LOG_FILE: cannot open %s "
+				       "(errno %d); logging to stderr", file, -fd);
+	}
+	pg.cfg.mode = env_choice("PINGUARD_MODE", modes, PINGUARD_MODE_AUTO);
+	pg.cfg.pretouch = env_choice("PINGUARD_PRETOUCH", pretouches,
+				     PINGUARD_PRETOUCH_AUTO);
+	pg.cfg.scope = env_choice("PINGUARD_SCOPE", scopes,
+				  PINGUARD_SCOPE_LONGTERM);
+	pg.cfg.kernel = env_choice("PINGUARD_KERNEL", kernels,
+				   PINGUARD_KERNEL_UNKNOWN);
+	pg.stats_at_exit = env_choice("PINGUARD_STATS", booleans, 0);
+	pg.effective = pg.cfg.mode;
+	pg.reason = pg.cfg.mode == PINGUARD_MODE_AUTO ?
+		    PINGUARD_REASON_PENDING : PINGUARD_REASON_CONFIGURED;
+}
+
+static pthread_once_t resolve_once = PTHREAD_ONCE_INIT;
+
+static void resolve(void)
+{
+	enum pinguard_reason why = PINGUARD_REASON_OVERRIDE;
+	enum pinguard_kernel k = pg.cfg.kernel;
+
+	if (k == PINGUARD_KERNEL_UNKNOWN)
+		k = pg_probe_kernel(&why);
+	pg.kernel = k;
+	pg.kernel_reason = why;
+	if (pg.cfg.mode != PINGUARD_MODE_AUTO)
+		return;
+	pg.effective = k == PINGUARD_KERNEL_PATCHED ? PINGUARD_MODE_OFF :
+		       PINGUARD_MODE_COPY;
+	pg.reason = why;
+	pg_log(PG_LOG_INFO, "auto mode: kernel %s (by %s): mode %s",
+	       pinguard_kernel_name(k), pinguard_reason_name(why),
+	       pinguard_mode_name(pg.effective));
+}
+
+void pg_resolve_mode(void)
+{
+	pthread_once(&resolve_once, resolve);
+}
+
+bool pg_guarded_scope(bool shortterm)
+{
+	return !shortterm || pg.cfg.scope == PINGUARD_SCOPE_ALL;
+}
+
+static bool valid_config(const struct pinguard_config *c)
+{
+	return (unsigned)c->mode <= PINGUARD_MODE_OFF &&
+	       (unsigned)c->pretouch <= PINGUARD_PRETOUCH_NEVER &&
+	       (unsigned)c->scope <= PINGUARD_SCOPE_ALL &&
+	       (unsigned)c->kernel <= PINGUARD_KERNEL_UNPATCHED;
+}
+
+int pinguard_get_config(struct pinguard_config *cfg, size_t size)
+{
+	if (!cfg || size < sizeof(*cfg))
+		return -EINVAL;
+	pg_lock();
+	*cfg = pg.cfg;
+	pg_unlock();
+	return 0;
+}
+
+int pinguard_configure(const struct pinguard_config *cfg, size_t size)
+{
+	struct pinguard_config c;
+	int ret = 0;
+
+	if (!cfg || size < sizeof(c))
+		return -EINVAL;
+	c = *cfg;
+	if (!valid_config(&c))
+		return -EINVAL;
+	pg_lock();
+	if (pg.reg.nsegs && (c.mode != pg.cfg.mode || c.scope != pg.cfg.scope)) {
+		ret = -EBUSY;	/* pinned pages were guarded the old way */
+		goto out;
+	}
+	if (c.kernel != pg.cfg.kernel && pg.kernel != PINGUARD_KERNEL_UNKNOWN &&
+	    c.mode == PINGUARD_MODE_AUTO) {
+		ret = -EBUSY;	/* auto already resolved with the old answer */
+		goto out;
+	}
+	pg.cfg = c;
+	pg.cfg_from_api = true;
+	if (c.mode != PINGUARD_MODE_AUTO) {
+		pg.effective = c.mode;
+		pg.reason = PINGUARD_REASON_CONFIGURED;
+	} else if (pg.kernel == PINGUARD_KERNEL_UNKNOWN) {
+		pg.effective = PINGUARD_MODE_AUTO;
+		pg.reason = PINGUARD_REASON_PENDING;
+	} else {
+		/* Re-apply the cached detection. */
+		pg.effective = pg.kernel == PINGUARD_KERNEL_PATCHED ?
+			       PINGUARD_MODE_OFF : PINGUARD_MODE_COPY;
+		pg.reason = pg.kernel_reason;
+	}
+out:
+	pg_unlock();
+	return ret;
+}

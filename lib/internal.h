@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: MIT */
+/* State shared by the library's files. Nothing here is exported. */
+#ifndef PG_INTERNAL_H
+#define PG_INTERNAL_H
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "pinguard.h"
+#include "registry.h"
+
+#define PG_HIDDEN __attribute__((visibility("hidden")))
+#define PG_PAGE_SHIFT 12
+#define PG_PAGE_SIZE (1ul << PG_PAGE_SHIFT)
+
+enum pg_log_level { PG_LOG_NONE = 0, PG_LOG_ERROR, PG_LOG_WARN, PG_LOG_INFO,
+		    PG_LOG_DEBUG };
+
+struct pg_counters {
+	uint64_t active_pins, pins_total, unpins_total;
+	uint64_t forks_seen, forks_guarded, bytes_copied, fork_errors, fork_ns;
+	uint64_t pretouched_bytes;
+};
+
+struct pg_global {
+	pthread_mutex_t lock;		/* registry, foreign set, counters */
+	struct pinguard_config cfg;	/* in force (env, then API) */
+	bool cfg_from_api;
+	enum pinguard_mode effective;	/* AUTO until resolved */
+	enum pinguard_reason reason;
+	enum pinguard_kernel kernel;
+	enum pinguard_reason kernel_reason; /* how kernel was found */
+	struct pg_registry reg;		/* pinned pages */
+	struct pg_registry foreign;	/* MADV_DONTFORK set by others */
+	struct pg_counters cnt;
+	int log_level;
+	int log_fd;
+	bool stats_at_exit;
+};
+
+extern struct pg_global pg PG_HIDDEN;
+
+/* Set at the first pin, like the kernel's mm->has_pinned: until then the
+ * fork hook does nothing but test it. */
+extern atomic_bool pg_active PG_HIDDEN;
+/* Forks in flight that passed the hook while nothing was pinned; pins
+ * wait for them so that no pin slips in unguarded. */
+extern atomic_uint pg_unguarded_forks PG_HIDDEN;
+/* Bumped around munmap/mremap/shmdt so the VMA cache knows it is stale. */
+extern atomic_ulong pg_mm_gen PG_HIDDEN;
+
+void pg_lock(void) PG_HIDDEN;
+void pg_unlock(void) PG_HIDDEN;
+
+/* config.c */
+void pg_config_from_env(void) PG_HIDDEN;
+/* Resolve auto mode once (runs the kernel probe). */
+void pg_resolve_mode(void) PG_HIDDEN;
+bool pg_guarded_scope(bool shortterm) PG_HIDDEN;
+
+/* probe.c */
+enum pinguard_kernel pg_probe_kernel(enum pinguard_reason *why) PG_HIDDEN;
+bool pg_kernel_at_least(unsigned major, unsigned minor) PG_HIDDEN;
+
+/* log.c: async-signal-safe, formats %s %d %u %ld %lu %lx %zu %p %% only */
+void pg_log(int level, const char *fmt, ...) PG_HIDDEN
+	__attribute__((format(printf, 2, 3)));
+void pg_warn_config(const char *fmt, ...) PG_HIDDEN
+	__attribute__((format(printf, 1, 2)));
+uint64_t pg_now_ns(void) PG_HIDDEN;
+
+/* foreign.c: MADV_DONTFORK ranges that the application set itself */
+void pg_foreign_mark(uintptr_t start, uintptr_t end, bool dontfork) PG_HIDDEN;
+/* MADV_DOFORK [start, end) except where the application wants DONTFORK. */
+int pg_dofork_except_foreign(uintptr_t start, uintptr_t end) PG_HIDDEN;
+
+/* fork.c */
+void pg_fork_reset_child(void) PG_HIDDEN;
+
+static inline uintptr_t pg_align_down(uintptr_t x, uintptr_t a)
+{
+	return x & ~(a - 1);
+}
+
+#endif

@@ -1,0 +1,441 @@
+/* SPDX-License-Identifier: MIT */
+#include <fcntl.h>
+#include <linux/mman.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "copier.h"
+#include "internal.h"
+#include "plan.h"
+#include "sys.h"
+#include "vmacache.h"
+
+#define THP_SIZE (2ul << 20)
+
+enum piece_kind {
+	PIECE_COPY,	/* child gets a snapshot */
+	PIECE_HIDE,	/* child gets nothing (no staging memory) */
+	PIECE_FOREIGN,	/* application's own DONTFORK: leave it be */
+	PIECE_SKIP,	/* merged into another piece, or unprotectable */
+};
+
+struct piece {
+	uintptr_t start, end, vma_start, vma_end;
+	uintptr_t stage;	/* staging address for PIECE_COPY */
+	uint32_t prot, pageshift;
+	uint8_t kind;
+	bool dontforked;	/* we applied MADV_DONTFORK: undo it after */
+	bool own_stage;		/* stage is its own mapping (hugetlb) */
+};
+
+static struct {
+	struct piece *p;
+	size_t n, cap;
+	struct pg_copy_job *jobs;
+	size_t jobs_cap;
+	void *stage;		/* shared anonymous staging region */
+	size_t stage_len;
+	bool active;
+} plan;
+
+static long max_map_count;
+
+static int grow(void **arr, size_t *cap, size_t elem, size_t want)
+{
+	size_t ncap = *cap ? *cap : 64;
+	void *p;
+
+	if (want <= *cap)
+		return 0;
+	while (ncap < want)
+		ncap *= 2;
+	p = *arr ? pg_sys_mremap(*arr, *cap * elem, ncap * elem,
+				 MREMAP_MAYMOVE, NULL)
+		 : pg_sys_mmap(NULL, ncap * elem, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return -ENOMEM;
+	*arr = p;
+	*cap = ncap;
+	return 0;
+}
+
+static void fork_error(const char *what, uintptr_t s, uintptr_t e, int err)
+{
+	pg.cnt.fork_errors++;
+	pg_log(PG_LOG_ERROR, "fork: %s %p-%p failed (errno %d)", what,
+	       (void *)s, (void *)e, -err);
+}
+
+static void add_piece(uintptr_t s, uintptr_t e, const struct pg_vma *v,
+		      uint8_t kind)
+{
+	struct piece *p;
+
+	if (grow((void **)&plan.p, &plan.cap, sizeof(*p), plan.n + 1)) {
+		fork_error("plan allocation for", s, e, -ENOMEM);
+		return;
+	}
+	p = &plan.p[plan.n++];
+	memset(p, 0, sizeof(*p));
+	p->start = s;
+	p->end = e;
+	p->vma_start = v ? v->start : s;
+	p->vma_end = v ? v->end : e;
+	p->prot = v ? v->prot : PROT_READ | PROT_WRITE;
+	p->pageshift = v ? v->pageshift : PG_PAGE_SHIFT;
+	p->kind = kind;
+}
+
+/* Split [s, e) of one VMA by the application's own DONTFORK ranges. */
+static int split_foreign(uintptr_t s, uintptr_t e, const struct pg_seg *seg,
+			 void *arg)
+{
+	add_piece(s, e, arg, seg ? PIECE_FOREIGN : PIECE_COPY);
+	return 0;
+}
+
+/* One pinned extent: cut it along VMAs, skipping shared and unmapped
+ * parts (MAP_SHARED is never copy-on-write). */
+static void plan_extent(uintptr_t s, uintptr_t e, bool have_vmas)
+{
+	const struct pg_vma *v;
+	size_t n, i;
+	uintptr_t a, b, hp;
+
+	if (!have_vmas) {
+		add_piece(s, e, NULL, PIECE_HIDE);
+		return;
+	}
+	v = pg_vmacache_range(s, e, &n);
+	for (i = 0; i < n; i++) {
+		if (v[i].flags & PG_VMA_SHARED)
+			continue;
+		hp = 1ul << v[i].pageshift;
+		a = pg_align_down(s > v[i].start ? s : v[i].start, hp);
+		b = pg_align_down((e < v[i].end ? e : v[i].end) + hp - 1, hp);
+		if (a < v[i].start)
+			a = v[i].start;
+		if (b > v[i].end)
+			b = v[i].end;
+		if (!pg.foreign.nsegs) {
+			add_piece(a, b, &v[i], PIECE_COPY);
+			continue;
+		}
+		pg_reg_walk_gaps(&pg.foreign, a, b, split_foreign,
+				 (void *)&v[i]);
+		pg_reg_walk(&pg.foreign, a, b, split_foreign, (void *)&v[i]);
+	}
+}
+
+struct extent_acc {
+	uintptr_t s, e;
+	bool have_vmas;
+};
+
+static int collect(uintptr_t s, uintptr_t e, const struct pg_seg *seg,
+		   void *arg)
+{
+	struct extent_acc *x = arg;
+
+	if (!seg->nlong && pg.cfg.scope != PINGUARD_SCOPE_ALL)
+		return 0;	/* short-term only: out of scope */
+	if (x->e == s) {
+		x->e = e;
+		return 0;
+	}
+	if (x->s < x->e)
+		plan_extent(x->s, x->e, x->have_vmas);
+	x->s = s;
+	x->e = e;
+	return 0;
+}
+
+static long read_max_map_count(void)
+{
+	char buf[32];
+	long v = 0;
+	ssize_t n, i;
+	int fd = pg_sys_open("/proc/sys/vm/max_map_count", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return 65530;
+	n = pg_sys_read(fd, buf, sizeof(buf));
+	pg_sys_close(fd);
+	for (i = 0; i < n && buf[i] >= '0' && buf[i] <= '9'; i++)
+		v = v * 10 + (buf[i] - '0');
+	return v > 0 ? v : 65530;
+}
+
+/* Widen piece i to its whole VMA: no split, so no new VMA. Later pieces
+ * of the same VMA are then covered by it. */
+static bool widen_to_vma(size_t i)
+{
+	struct piece *p = &plan.p[i];
+	size_t j;
+
+	for (j = 0; j < plan.n; j++)
+		if (plan.p[j].vma_start == p->vma_start &&
+		    plan.p[j].kind == PIECE_FOREIGN)
+			return false;	/* would copy over their DONTFORK */
+	p->start = p->vma_start;
+	p->end = p->vma_end;
+	for (j = i + 1; j < plan.n && plan.p[j].vma_start == p->vma_start; j++)
+		plan.p[j].kind = PIECE_SKIP;
+	for (j = i; j-- > 0 && plan.p[j].vma_start == p->vma_start;)
+		if (plan.p[j].kind != PIECE_SKIP && plan.p[j].dontforked)
+			plan.p[j].kind = PIECE_SKIP; /* already hidden */
+	return true;
+}
+
+static void apply_dontfork(size_t vmas)
+{
+	size_t i, splits = 2 * plan.n;
+	bool whole = false;
+	int ret;
+
+	if (!max_map_count)
+		max_map_count = read_max_map_count();
+	/* Too close to vm.max_map_count: hide whole VMAs instead. */
+	if ((long)(vmas + splits + 64) > max_map_count)
+		whole = true;
+	for (i = 0; i < plan.n; i++) {
+		struct piece *p = &plan.p[i];
+
+		if (p->kind == PIECE_SKIP)
+			continue;
+		if (whole && p->kind != PIECE_FOREIGN)
+			widen_to_vma(i);
+		ret = pg_sys_madvise((void *)p->start, p->end - p->start,
+				     MADV_DONTFORK);
+		if (ret == -ENOMEM && p->kind != PIECE_FOREIGN &&
+		    (p->start != p->vma_start || p->end != p->vma_end) &&
+		    widen_to_vma(i)) {
+			ret = pg_sys_madvise((void *)p->start,
+					     p->end - p->start, MADV_DONTFORK);
+		}
+		if (ret) {
+			fork_error("MADV_DONTFORK of pinned", p->start, p->end,
+				   ret);
+			p->kind = PIECE_SKIP;	/* nothing better to do */
+			continue;
+		}
+		p->dontforked = p->kind != PIECE_FOREIGN;
+	}
+}
+
+static uintptr_t align_congruent(uintptr_t off, uintptr_t addr, uintptr_t a)
+{
+	return pg_align_down(off + a - 1, a) + (addr & (a - 1));
+}
+
+/* Staging: hugetlb pieces get their own hugetlb mapping of the same page
+ * size; the rest share one THP-backed region, laid out so that each
+ * piece has the same 2 MiB offset as its destination (mremap then moves
+ * whole huge pages). */
+static void stage_pieces(void)
+{
+	size_t i, len = 0;
+	uintptr_t base;
+
+	for (i = 0; i < plan.n; i++) {
+		struct piece *p = &plan.p[i];
+		size_t sz = p->end - p->start;
+		void *m;
+
+		if (p->kind != PIECE_COPY || p->pageshift == PG_PAGE_SHIFT)
+			continue;
+		m = pg_sys_mmap(NULL, sz, PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB |
+				(int)(p->pageshift << MAP_HUGE_SHIFT), -1, 0);
+		if (m == MAP_FAILED) {
+			fork_error("hugetlb staging (using 4 KiB pages) for",
+				   p->start, p->end, -ENOMEM);
+			p->pageshift = PG_PAGE_SHIFT;
+			continue;
+		}
+		p->stage = (uintptr_t)m;
+		p->own_stage = true;
+	}
+	for (i = 0; i < plan.n; i++) {
+		struct piece *p = &plan.p[i];
+		size_t sz = p->end - p->start;
+
+		if (p->kind != PIECE_COPY || p->own_stage)
+			continue;
+		len = align_congruent(len, p->start,
+				      sz >= THP_SIZE ? THP_SIZE : PG_PAGE_SIZE);
+		p->stage = len;		/* offset for now */
+		len += sz;
+	}
+	if (!len)
+		return;
+	plan.stage_len = len + THP_SIZE;
+	plan.stage = pg_sys_mmap(NULL, plan.stage_len, PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+				 -1, 0);
+	if (plan.stage == MAP_FAILED) {
+		plan.stage = NULL;
+		for (i = 0; i < plan.n; i++)
+			if (plan.p[i].kind == PIECE_COPY && !plan.p[i].own_stage)
+				plan.p[i].kind = PIECE_HIDE;
+		fork_error("staging memory (children get no copy) for",
+			   0, len, -ENOMEM);
+		return;
+	}
+	base = pg_align_down((uintptr_t)plan.stage + THP_SIZE - 1, THP_SIZE);
+	if (len >= THP_SIZE)
+		pg_sys_madvise((void *)base, len, MADV_HUGEPAGE);
+	for (i = 0; i < plan.n; i++)
+		if (plan.p[i].kind == PIECE_COPY && !plan.p[i].own_stage)
+			plan.p[i].stage += base;
+}
+
+/* Pages the application made unreadable are read through /proc/self/mem,
+ * which ignores protections like a debugger does. */
+static void copy_unreadable(struct piece *p)
+{
+	int fd = pg_sys_open("/proc/self/mem", O_RDONLY | O_CLOEXEC);
+	size_t done = 0, len = p->end - p->start;
+	ssize_t n;
+
+	while (fd >= 0 && done < len) {
+		n = pg_sys_pread(fd, (char *)p->stage + done, len - done,
+				 (off_t)(p->start + done));
+		if (n <= 0)
+			break;
+		done += (size_t)n;
+	}
+	if (fd >= 0)
+		pg_sys_close(fd);
+	if (done < len) {
+		fork_error("reading unreadable pinned", p->start, p->end,
+			   fd < 0 ? fd : -EIO);
+		p->kind = PIECE_HIDE;
+	}
+}
+
+static void copy_pieces(void)
+{
+	size_t i, nj = 0, total = 0;
+
+	if (grow((void **)&plan.jobs, &plan.jobs_cap, sizeof(*plan.jobs),
+		 plan.n)) {
+		for (i = 0; i < plan.n; i++)
+			if (plan.p[i].kind == PIECE_COPY)
+				plan.p[i].kind = PIECE_HIDE;
+		fork_error("copy job list", 0, 0, -ENOMEM);
+		return;
+	}
+	for (i = 0; i < plan.n; i++) {
+		struct piece *p = &plan.p[i];
+
+		if (p->kind != PIECE_COPY)
+			continue;
+		if (!(p->prot & PROT_READ)) {
+			copy_unreadable(p);
+			continue;
+		}
+		plan.jobs[nj].dst = (void *)p->stage;
+		plan.jobs[nj].src = (const void *)p->start;
+		plan.jobs[nj].len = p->end - p->start;
+		total += plan.jobs[nj++].len;
+	}
+	pg_copy_run(plan.jobs, nj, total);
+	for (i = 0; i < plan.n; i++)
+		if (plan.p[i].kind == PIECE_COPY)
+			pg.cnt.bytes_copied += plan.p[i].end - plan.p[i].start;
+}
+
+void pg_plan_copy_prepare(void)
+{
+	struct extent_acc x = { 0, 0, true };
+	int ret;
+
+	plan.n = 0;
+	plan.stage = NULL;
+	plan.active = true;
+	ret = pg_vmacache_refresh();
+	if (ret) {
+		/* Without the VMA list: hide the pinned pages from the child,
+		 * which keeps the parent coherent. */
+		fork_error("reading /proc/self/maps; hiding", 0, 0, ret);
+		x.have_vmas = false;
+	}
+	pg_reg_walk(&pg.reg, 0, UINTPTR_MAX, collect, &x);
+	if (x.s < x.e)
+		plan_extent(x.s, x.e, x.have_vmas);
+	if (!plan.n)
+		return;
+	apply_dontfork(pg_vmacache_count());
+	stage_pieces();
+	copy_pieces();
+	pg.cnt.forks_guarded++;
+}
+
+void pg_plan_copy_parent(void)
+{
+	size_t i;
+	int ret;
+
+	if (!plan.active)
+		return;
+	plan.active = false;
+	for (i = 0; i < plan.n; i++) {
+		struct piece *p = &plan.p[i];
+
+		if (p->own_stage)
+			pg_sys_munmap((void *)p->stage, p->end - p->start);
+		if (!p->dontforked)
+			continue;
+		ret = pg_dofork_except_foreign(p->start, p->end);
+		if (ret)
+			fork_error("MADV_DOFORK (later children will not see "
+				   "it) of", p->start, p->end, ret);
+	}
+	if (plan.stage)
+		pg_sys_munmap(plan.stage, plan.stage_len);
+	plan.stage = NULL;
+}
+
+/* Put one snapshot in place: move the staging pages (the child inherited
+ * them copy-on-write from the parent, which drops its side), or, where
+ * mremap cannot, map fresh memory and copy. */
+static void place_piece(const struct piece *p)
+{
+	size_t len = p->end - p->start;
+	int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED;
+	void *m;
+
+	m = pg_sys_mremap((void *)p->stage, len, len,
+			  MREMAP_MAYMOVE | MREMAP_FIXED, (void *)p->start);
+	if (m == MAP_FAILED) {
+		if (p->pageshift != PG_PAGE_SHIFT && p->own_stage)
+			flags |= MAP_HUGETLB |
+				 (int)(p->pageshift << MAP_HUGE_SHIFT);
+		m = pg_sys_mmap((void *)p->start, len, PROT_READ | PROT_WRITE,
+				flags, -1, 0);
+		if (m == MAP_FAILED)
+			return;		/* the child has no mapping here */
+		memcpy(m, (void *)p->stage, len);
+		if (p->own_stage)
+			pg_sys_munmap((void *)p->stage, len);
+	}
+	if (p->prot != (PROT_READ | PROT_WRITE))
+		pg_sys_mprotect(m, len, (int)p->prot);
+}
+
+void pg_plan_copy_child(void)
+{
+	size_t i;
+
+	if (!plan.active)
+		return;
+	plan.active = false;
+	for (i = 0; i < plan.n; i++)
+		if (plan.p[i].kind == PIECE_COPY)
+			place_piece(&plan.p[i]);
+	if (plan.stage)
+		pg_sys_munmap(plan.stage, plan.stage_len);
+	plan.stage = NULL;
+}

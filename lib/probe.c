@@ -1,0 +1,190 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Does this kernel copy DMA-pinned pages at fork (early COW, 5.9+)?
+ * First answer wins: the empirical probe (measures the behaviour itself),
+ * the RDMA netlink attribute, the kernel version. PINGUARD_KERNEL is
+ * honoured by the caller before any of these run.
+ */
+#include <fcntl.h>
+#include <linux/io_uring.h>
+#include <linux/netlink.h>
+#include <rdma/rdma_netlink.h>
+#include <sched.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+
+#include "internal.h"
+#include "sys.h"
+
+#define PAGEMAP_EXCLUSIVE (1ull << 56)
+#define PAGEMAP_PRESENT   (1ull << 63)
+
+static int pagemap_entry(const void *addr, uint64_t *ent)
+{
+	int fd = pg_sys_open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return fd;
+	n = pg_sys_pread(fd, ent, sizeof(*ent),
+			 (off_t)((uintptr_t)addr / PG_PAGE_SIZE * sizeof(*ent)));
+	pg_sys_close(fd);
+	return n == sizeof(*ent) ? 0 : -EIO;
+}
+
+/*
+ * Pin one written page with an io_uring fixed buffer, create a child that
+ * shares our memory image and waits, and look at our page's "exclusively
+ * mapped" bit. The child is made by a raw clone with no exit signal: the
+ * application's SIGCHLD handler never runs and waitpid(-1) cannot reap it.
+ */
+static enum pinguard_kernel probe_io_uring(void)
+{
+	enum pinguard_kernel k = PINGUARD_KERNEL_UNKNOWN;
+	struct io_uring_params p;
+	struct iovec iov;
+	uint64_t before = 0, after = 0;
+	volatile char *page;
+	long pid;
+	int ring, status;
+
+	page = pg_sys_mmap(NULL, PG_PAGE_SIZE, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (page == MAP_FAILED)
+		return k;
+	page[0] = 1;
+	memset(&p, 0, sizeof(p));
+	ring = (int)PG_SYSCALL(SYS_io_uring_setup, 1, &p);
+	if (ring < 0) {
+		pg_log(PG_LOG_DEBUG, "probe: io_uring unavailable (errno %d)",
+		       -ring);
+		goto out_unmap;
+	}
+	iov.iov_base = (void *)page;
+	iov.iov_len = PG_PAGE_SIZE;
+	if (PG_SYSCALL(SYS_io_uring_register, ring, IORING_REGISTER_BUFFERS,
+		       &iov, 1) < 0) {
+		pg_log(PG_LOG_DEBUG, "probe: cannot register a fixed buffer");
+		goto out_close;
+	}
+	if (pagemap_entry((void *)page, &before) ||
+	    !(before & PAGEMAP_PRESENT) || !(before & PAGEMAP_EXCLUSIVE))
+		goto out_unreg;
+	pid = PG_SYSCALL(SYS_clone, 0 /* no exit signal */, NULL, NULL, NULL,
+			 NULL);
+	if (pid == 0) {
+		for (;;)
+			syscall(SYS_pause);
+	}
+	if (pid < 0)
+		goto out_unreg;
+	if (!pagemap_entry((void *)page, &after) && (after & PAGEMAP_PRESENT))
+		k = after & PAGEMAP_EXCLUSIVE ? PINGUARD_KERNEL_PATCHED :
+						PINGUARD_KERNEL_UNPATCHED;
+	PG_SYSCALL(SYS_kill, pid, SIGKILL);
+	while (PG_SYSCALL(SYS_wait4, pid, &status, __WALL, NULL) == -EINTR)
+		;
+out_unreg:
+	PG_SYSCALL(SYS_io_uring_register, ring, IORING_UNREGISTER_BUFFERS,
+		   NULL, 0);
+out_close:
+	pg_sys_close(ring);
+out_unmap:
+	pg_sys_munmap((void *)page, PG_PAGE_SIZE);
+	return k;
+}
+
+/* RDMA_NLDEV_SYS_ATTR_COPY_ON_FORK: the RDMA core's own claim. */
+static enum pinguard_kernel probe_netlink(void)
+{
+	struct {
+		struct nlmsghdr nh;
+		char pad[4];
+	} req;
+	union {
+		char buf[4096];
+		struct nlmsghdr align;
+	} resp;
+	struct nlmsghdr *nh;
+	struct nlattr *a;
+	enum pinguard_kernel k = PINGUARD_KERNEL_UNKNOWN;
+	ssize_t n;
+	int fd;
+
+	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_RDMA);
+	if (fd < 0)
+		return k;
+	memset(&req, 0, sizeof(req));
+	req.nh.nlmsg_len = NLMSG_LENGTH(0);
+	req.nh.nlmsg_type = RDMA_NL_GET_TYPE(RDMA_NL_NLDEV,
+					     RDMA_NLDEV_CMD_SYS_GET);
+	req.nh.nlmsg_flags = NLM_F_REQUEST;
+	req.nh.nlmsg_seq = 1;
+	if (send(fd, &req.nh, req.nh.nlmsg_len, 0) < 0)
+		goto out;
+	n = recv(fd, resp.buf, sizeof(resp.buf), 0);
+	nh = &resp.align;
+	if (n < (ssize_t)NLMSG_HDRLEN || !NLMSG_OK(nh, (size_t)n) ||
+	    nh->nlmsg_type == NLMSG_ERROR)
+		goto out;
+	for (a = (struct nlattr *)NLMSG_DATA(nh);
+	     (char *)a + NLA_HDRLEN <= (char *)nh + nh->nlmsg_len &&
+	     a->nla_len >= NLA_HDRLEN;
+	     a = (struct nlattr *)((char *)a + NLA_ALIGN(a->nla_len))) {
+		if ((a->nla_type & NLA_TYPE_MASK) ==
+		    RDMA_NLDEV_SYS_ATTR_COPY_ON_FORK) {
+			k = *((uint8_t *)a + NLA_HDRLEN) ?
+			    PINGUARD_KERNEL_PATCHED : PINGUARD_KERNEL_UNPATCHED;
+			break;
+		}
+	}
+out:
+	close(fd);
+	return k;
+}
+
+static unsigned kernel_version(void)
+{
+	static unsigned version;
+	struct utsname u;
+	unsigned major = 0, minor = 0;
+	const char *p;
+
+	if (version)
+		return version;
+	if (uname(&u))
+		return 0;
+	for (p = u.release; *p >= '0' && *p <= '9'; p++)
+		major = major * 10 + (unsigned)(*p - '0');
+	if (*p == '.')
+		for (p++; *p >= '0' && *p <= '9'; p++)
+			minor = minor * 10 + (unsigned)(*p - '0');
+	version = major << 16 | minor;
+	return version;
+}
+
+bool pg_kernel_at_least(unsigned major, unsigned minor)
+{
+	return kernel_version() >= (major << 16 | minor);
+}
+
+enum pinguard_kernel pg_probe_kernel(enum pinguard_reason *why)
+{
+	enum pinguard_kernel k;
+
+	*why = PINGUARD_REASON_PROBE;
+	k = probe_io_uring();
+	if (k != PINGUARD_KERNEL_UNKNOWN)
+		return k;
+	*why = PINGUARD_REASON_NETLINK;
+	k = probe_netlink();
+	if (k != PINGUARD_KERNEL_UNKNOWN)
+		return k;
+	*why = PINGUARD_REASON_VERSION;
+	return pg_kernel_at_least(5, 9) ? PINGUARD_KERNEL_PATCHED :
+					  PINGUARD_KERNEL_UNPATCHED;
+}
