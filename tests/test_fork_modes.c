@@ -1,0 +1,180 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The decisive check. Memory is pinned through the API only (no kernel
+ * pin, so this early-COW host treats it as ordinary memory). With a child
+ * alive, every pinned page of the parent must still be exclusively mapped
+ * (pagemap bit 56) in copy and dontfork modes, and must not be in off
+ * mode, which proves the check can fail.
+ */
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "common.h"
+
+#define LEN (64 * PAGE)
+
+struct child_view {
+	char *buf;
+	size_t len;
+};
+
+/* In the child: fork-time contents, writable, MADV_DONTNEED zero-fills,
+ * same protection. */
+static int child_checks_copy(void *arg)
+{
+	struct child_view *v = arg;
+	size_t i;
+
+	for (i = 0; i < v->len; i++)
+		if (v->buf[i] != (char)('a' + i % 26))
+			return 1;
+	if (vma_prot(v->buf) != (PROT_READ | PROT_WRITE))
+		return 2;
+	memset(v->buf, 'z', v->len);
+	if (v->buf[v->len - 1] != 'z')
+		return 3;
+	if (madvise(v->buf, v->len, MADV_DONTNEED))
+		return 4;
+	for (i = 0; i < v->len; i++)
+		if (v->buf[i])
+			return 5;
+	return 0;
+}
+
+static int child_checks_absent(void *arg)
+{
+	struct child_view *v = arg;
+
+	return is_mapped(v->buf) ? 1 : 0;
+}
+
+static int child_checks_shared_cow(void *arg)
+{
+	struct child_view *v = arg;
+
+	/* off: ordinary fork semantics, the child still sees its data */
+	return v->buf[0] == 'a' ? 0 : 1;
+}
+
+static char *filled_buffer(void)
+{
+	char *p = map_anon(LEN, PROT_READ | PROT_WRITE);
+	size_t i;
+
+	for (i = 0; i < LEN; i++)
+		p[i] = (char)('a' + i % 26);
+	return p;
+}
+
+static void run_mode(enum pinguard_mode mode, int (*check)(void *),
+		     size_t want_exclusive)
+{
+	struct child_view v = { filled_buffer(), LEN };
+	struct pinguard_stats before, after;
+	struct child c;
+
+	set_mode(mode);
+	before = stats();
+	/* unaligned start and end: whole pages are guarded */
+	assert_int_equal(pinguard_pin(v.buf + 10, LEN - 20, 0), 0);
+	child_start(&c, check, &v);
+	assert_int_equal(exclusive_pages(v.buf, LEN), want_exclusive);
+	/* parent's writes after fork must not reach the child's copy */
+	memset(v.buf, '#', LEN);
+	assert_int_equal(child_finish(&c), 0);
+	after = stats();
+	assert_int_equal(after.forks_seen - before.forks_seen, 1);
+	assert_int_equal(after.forks_guarded - before.forks_guarded,
+			 mode == PINGUARD_MODE_OFF ? 0 : 1);
+	assert_int_equal(after.bytes_copied - before.bytes_copied,
+			 mode == PINGUARD_MODE_COPY ? LEN : 0);
+	assert_int_equal(after.fork_errors, before.fork_errors);
+	/* parent still has its own data and its pages are not DONTFORK */
+	assert_int_equal(v.buf[LEN - 1], '#');
+	assert_int_equal(pinguard_unpin(v.buf + 10, LEN - 20), 0);
+	assert_false(vma_has_flag(v.buf, "dc"));
+	munmap(v.buf, LEN);
+}
+
+static void copy_keeps_parent_exclusive(void **state)
+{
+	(void)state;
+	run_mode(PINGUARD_MODE_COPY, child_checks_copy, LEN / PAGE);
+}
+
+static void dontfork_keeps_parent_exclusive(void **state)
+{
+	(void)state;
+	run_mode(PINGUARD_MODE_DONTFORK, child_checks_absent, LEN / PAGE);
+}
+
+static void off_shares_pages(void **state)
+{
+	(void)state;
+	run_mode(PINGUARD_MODE_OFF, child_checks_shared_cow, 0);
+}
+
+/* A child that already exited leaves the parent's pages exclusive on any
+ * kernel; the child alive is what matters, and nested forks must work. */
+static int grandchild(void *arg)
+{
+	struct child_view *v = arg;
+	struct child c;
+	int r;
+
+	/* The child has no pins of its own. */
+	if (pinguard_pin_count(v->buf) != 0)
+		return 10;
+	child_start(&c, child_checks_copy, v);
+	r = child_finish(&c);
+	return r;
+}
+
+static void nested_fork_in_copy_mode(void **state)
+{
+	struct child_view v = { filled_buffer(), LEN };
+	struct child c;
+
+	(void)state;
+	set_mode(PINGUARD_MODE_COPY);
+	assert_int_equal(pinguard_pin(v.buf, LEN, 0), 0);
+	child_start(&c, grandchild, &v);
+	memset(v.buf, '#', LEN);
+	assert_int_equal(child_finish(&c), 0);
+	assert_int_equal(pinguard_unpin(v.buf, LEN), 0);
+	munmap(v.buf, LEN);
+}
+
+/* Unpinned memory is untouched by the fork hook: the child shares it. */
+static void unpinned_memory_is_not_copied(void **state)
+{
+	struct child_view v = { filled_buffer(), LEN };
+	struct pinguard_stats before;
+	struct child c;
+
+	(void)state;
+	set_mode(PINGUARD_MODE_COPY);
+	assert_int_equal(pinguard_pin(v.buf, PAGE, 0), 0);
+	before = stats();
+	child_start(&c, child_checks_shared_cow, &v);
+	assert_int_equal(exclusive_pages(v.buf, PAGE), 1);
+	assert_int_equal(exclusive_pages(v.buf + PAGE, LEN - PAGE), 0);
+	assert_int_equal(child_finish(&c), 0);
+	assert_int_equal(stats().bytes_copied - before.bytes_copied, PAGE);
+	assert_int_equal(pinguard_unpin(v.buf, PAGE), 0);
+	munmap(v.buf, LEN);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(copy_keeps_parent_exclusive),
+		cmocka_unit_test(dontfork_keeps_parent_exclusive),
+		cmocka_unit_test(off_shares_pages),
+		cmocka_unit_test(nested_fork_in_copy_mode),
+		cmocka_unit_test(unpinned_memory_is_not_copied),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
