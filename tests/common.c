@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -183,6 +184,9 @@ void child_start(struct child *c, int (*fn)(void *), void *arg)
 	c->pid = fork();
 	assert_true(c->pid >= 0);
 	if (c->pid == 0) {
+		/* never outlive a test that failed before releasing us */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		alarm(120);
 		if (read(c->go[0], &b, 1) != 1)
 			_exit(100);
 		r = fn(arg);

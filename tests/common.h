@@ -4,6 +4,7 @@
 #ifndef PG_TEST_COMMON_H
 #define PG_TEST_COMMON_H
 
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
