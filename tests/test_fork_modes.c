@@ -6,6 +6,7 @@
  * (pagemap bit 56) in copy and dontfork modes, and must not be in off
  * mode, which proves the check can fail.
  */
+#include <pthread.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -166,6 +167,40 @@ static void unpinned_memory_is_not_copied(void **state)
 	munmap(v.buf, LEN);
 }
 
+/* The application's own prepare handler pins memory: pinguard's handler
+ * runs after it, so that memory is guarded by this very fork. */
+static char *late_buf;
+
+static void app_prepare(void)
+{
+	if (late_buf && pinguard_pin_count(late_buf) == 0)
+		pinguard_pin(late_buf, LEN, 0);
+}
+
+static int child_sees_late_buf(void *arg)
+{
+	(void)arg;
+	return late_buf[0] == 'a' ? 0 : 1;
+}
+
+static void runs_after_application_prepare_handlers(void **state)
+{
+	struct child c;
+
+	(void)state;
+	set_mode(PINGUARD_MODE_COPY);
+	late_buf = filled_buffer();
+	assert_int_equal(pthread_atfork(app_prepare, NULL, NULL), 0);
+	child_start(&c, child_sees_late_buf, NULL);
+	assert_int_equal(pinguard_pin_count(late_buf), 1);
+	assert_int_equal(exclusive_pages(late_buf, LEN), LEN / PAGE);
+	memset(late_buf, '#', LEN);
+	assert_int_equal(child_finish(&c), 0);
+	assert_int_equal(pinguard_unpin(late_buf, LEN), 0);
+	munmap(late_buf, LEN);
+	late_buf = NULL;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -174,6 +209,7 @@ int main(void)
 		cmocka_unit_test(off_shares_pages),
 		cmocka_unit_test(nested_fork_in_copy_mode),
 		cmocka_unit_test(unpinned_memory_is_not_copied),
+		cmocka_unit_test(runs_after_application_prepare_handlers),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
