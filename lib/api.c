@@ -19,6 +19,36 @@ int pinguard_get_mode(struct pinguard_mode_info *info)
 	return 0;
 }
 
+struct extent_count {
+	uintptr_t end;
+	uint64_t n;
+};
+
+static int count_guarded(uintptr_t s, uintptr_t e, const struct pg_seg *seg,
+			 void *arg)
+{
+	struct extent_count *c = arg;
+
+	if (!seg->nlong && pg.cfg.scope != PINGUARD_SCOPE_ALL)
+		return 0;
+	if (s != c->end)
+		c->n++;
+	c->end = e;
+	return 0;
+}
+
+/* Extents that pinguard holds MADV_DONTFORK on: short-term-only pins are
+ * out of scope unless PINGUARD_SCOPE=all. */
+static uint64_t guarded_extents(void)
+{
+	struct extent_count c = { 0, 0 };
+
+	if (pg.cfg.scope == PINGUARD_SCOPE_ALL)
+		return pg.reg.extents;
+	pg_reg_walk(&pg.reg, 0, UINTPTR_MAX, count_guarded, &c);
+	return c.n;
+}
+
 int pinguard_get_stats(struct pinguard_stats *stats, size_t size)
 {
 	struct pinguard_stats s;
@@ -36,7 +66,7 @@ int pinguard_get_stats(struct pinguard_stats *stats, size_t size)
 	s.forks_guarded = pg.cnt.forks_guarded;
 	s.bytes_copied = pg.cnt.bytes_copied;
 	s.ranges_dontfork = pg.effective == PINGUARD_MODE_DONTFORK ?
-			    pg.reg.extents : 0;
+			    guarded_extents() : 0;
 	s.fork_errors = pg.cnt.fork_errors;
 	s.fork_ns = pg.cnt.fork_ns;
 	s.pretouched_bytes = __atomic_load_n(&pg.cnt.pretouched_bytes,

@@ -4,6 +4,7 @@
  * system call unless a value is bad (one warning) or a log file is named. */
 #include <fcntl.h>
 #include <stdlib.h>
+#include <string.h>
 #include <strings.h>
 
 #include "internal.h"
@@ -53,14 +54,22 @@ static int env_choice(const char *var, const struct choice *c, int def)
 	for (i = 0; c[i].name; i++)
 		if (!strcasecmp(v, c[i].name))
 			return c[i].value;
-	pg_warn_config("%s: invalid value (expected one of %s%s%s%s%s%s%s); "
-		       "using %s", var,
-		       c[0].name, c[1].name ? "|" : "", c[1].name ? c[1].name : "",
-		       c[1].name && c[2].name ? "|" : "",
-		       c[1].name && c[2].name ? c[2].name : "",
-		       c[1].name && c[2].name && c[3].name ? "|" : "",
-		       c[1].name && c[2].name && c[3].name ? c[3].name : "",
-		       c == kernels ? "detection" : c[0].name);
+	char list[96];
+	size_t n = 0, l;
+
+	for (i = 0; c[i].name; i++) {
+		l = strlen(c[i].name);
+		if (n + l + 2 > sizeof(list))
+			break;
+		if (i)
+			list[n++] = '|';
+		memcpy(list + n, c[i].name, l);
+		n += l;
+	}
+	list[n] = 0;
+	pg_warn_config("%s: invalid value (expected one of %s); using %s", var,
+		       list, c == kernels ? "detection" :
+		       c == levels ? "none" : c == booleans ? "0" : c[0].name);
 	return def;
 }
 

@@ -16,6 +16,7 @@
 
 #include "copier.h"
 #include "internal.h"
+#include "next.h"
 #include "plan.h"
 #include "sys.h"
 #include "vmacache.h"
@@ -84,6 +85,7 @@ void pg_fork_reset_child(void)
 	memset(&pg.cnt, 0, sizeof(pg.cnt));
 	pg_vmacache_invalidate();
 	pg_copy_reset_child();
+	pg_handles_reset_child();
 	atomic_store(&pg_active, false);
 	atomic_store(&pg_unguarded_forks, 0);
 }
