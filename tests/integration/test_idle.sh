@@ -1,0 +1,54 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# A process that never pins pays nothing: running the idle program with
+# libpinguard preloaded must make exactly the same system calls (names,
+# counts, errors; children included) as preloading an empty library,
+# which accounts for the dynamic loader loading one more object.
+# Usage: test_idle.sh IDLE_PROGRAM LIBPINGUARD EMPTY_LIBRARY
+set -eu
+export LC_ALL=C
+# meson passes paths relative to the build directory
+abs() { case $1 in /*) echo "$1" ;; *) echo "$PWD/$1" ;; esac; }
+idle=$(abs "$1")
+libpg=$(abs "$2")
+empty=$(abs "$3")
+
+# the library's defaults, whatever the caller's environment says
+unset PINGUARD_MODE PINGUARD_PRETOUCH PINGUARD_SCOPE PINGUARD_KERNEL \
+	PINGUARD_LOG PINGUARD_LOG_FILE PINGUARD_STATS
+command -v strace >/dev/null 2>&1 ||
+	{ echo "SKIP: strace is not installed (apt-get install strace)"; exit 77; }
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/pg-idle.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT INT TERM
+
+# Sorted "name calls errors" of every syscall made by the program and
+# its children. strace -E sets the variable for the tracee only.
+count() {
+	out=$1
+	shift
+	strace -f -qq -c -U name,calls,errors -o "$tmp/raw" "$@" ||
+		{ echo "FAIL: traced run failed: $*" >&2; exit 1; }
+	awk 'NR > 2 && $1 !~ /^-/ && $1 != "total" {
+		print $1, $2, ($3 == "" ? 0 : $3) }' "$tmp/raw" | sort >"$out"
+	[ -s "$out" ] || { echo "FAIL: no strace summary" >&2; exit 1; }
+}
+
+count "$tmp/none" "$idle"
+count "$tmp/empty" -E "LD_PRELOAD=$empty" "$idle"
+count "$tmp/pg" -E "LD_PRELOAD=$libpg" "$idle"
+
+# Sanity: the baseline differs from no preload only in loader work.
+join -a 1 -a 2 -e 0 -o 0,1.2,2.2 "$tmp/none" "$tmp/empty" |
+	awk '$2 != $3 && $1 !~ /^(openat|read|pread64|mmap|mprotect|munmap|close|newfstatat|fstat|access)$/ {
+		print "FAIL: empty preload changed " $1 ": " $2 " -> " $3; bad = 1 }
+	END { exit bad }' >&2
+
+if ! cmp -s "$tmp/empty" "$tmp/pg"; then
+	echo "FAIL: libpinguard makes system calls in a process that pins nothing" >&2
+	echo "syscall calls errors: empty-preload vs libpinguard-preload" >&2
+	join -a 1 -a 2 -e 0 -o 0,1.2,2.2,1.3,2.3 "$tmp/empty" "$tmp/pg" |
+		awk '$2 != $3 || $4 != $5' >&2
+	exit 1
+fi
+echo "idle process: same syscalls with libpinguard as with an empty library:"
+cat "$tmp/pg"
