@@ -49,6 +49,6 @@ void pg_handles_reset_child(void);
 /* Depth of wrapper calls on this thread: a real registration call may
  * itself call a wrapped function (libibverbs' ibv_reg_mr calls
  * ibv_dontfork_range), which must not pin a second time. */
-extern __thread int pg_wrap_depth;
+extern __thread int pg_wrap_depth __attribute__((tls_model("initial-exec")));
 
 #endif

@@ -67,6 +67,9 @@ struct ibv_mr *ibv_reg_mr(struct ibv_pd *pd, void *addr, size_t length,
 		errno = ENOSYS;
 		return NULL;
 	}
+	/* rdma-core 44: ibv_reg_mr jumps to ibv_reg_mr_iova2 via the PLT */
+	if (pg_wrap_depth)
+		return next(pd, addr, length, access);
 	pinned = mr_pin(addr, length, (unsigned int)access);
 	return mr_done(next(pd, addr, length, access), pinned, addr, length,
 		       (unsigned int)access);
@@ -84,6 +87,9 @@ struct ibv_mr *ibv_reg_mr_iova(struct ibv_pd *pd, void *addr, size_t length,
 		errno = ENOSYS;
 		return NULL;
 	}
+	/* rdma-core 44: ibv_reg_mr jumps to ibv_reg_mr_iova2 via the PLT */
+	if (pg_wrap_depth)
+		return next(pd, addr, length, iova, access);
 	pinned = mr_pin(addr, length, (unsigned int)access);
 	return mr_done(next(pd, addr, length, iova, access), pinned, addr,
 		       length, (unsigned int)access);
@@ -101,6 +107,9 @@ struct ibv_mr *ibv_reg_mr_iova2(struct ibv_pd *pd, void *addr, size_t length,
 		errno = ENOSYS;
 		return NULL;
 	}
+	/* rdma-core 44: ibv_reg_mr jumps to ibv_reg_mr_iova2 via the PLT */
+	if (pg_wrap_depth)
+		return next(pd, addr, length, iova, access);
 	pinned = mr_pin(addr, length, access);
 	return mr_done(next(pd, addr, length, iova, access), pinned, addr,
 		       length, access);
