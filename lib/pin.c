@@ -190,8 +190,7 @@ int pinguard_unpin(void *addr, size_t len)
 		return ret;
 	pg_lock();
 	/* a hugetlb pin was widened to whole huge pages: unpin the same */
-	if (pg_reg_find(&pg.reg, s) || pg_reg_find(&pg.reg, e - 1))
-		pg_vmacache_check(&s, &e);
+	pg_vmacache_widen(&s, &e);
 	if (!pg_reg_covered(&pg.reg, s, e)) {
 		ret = -ENOENT;
 		goto out;

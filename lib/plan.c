@@ -11,6 +11,9 @@
 #include "vmacache.h"
 
 #define THP_SIZE (2ul << 20)
+/* Pieces of one VMA closer than this are copied as one, gap included:
+ * a VMA split, mremap and undo cost more than copying a few pages. */
+#define GAP_MERGE (64ul << 10)
 
 enum piece_kind {
 	PIECE_COPY,	/* child gets a snapshot */
@@ -72,6 +75,14 @@ static void add_piece(uintptr_t s, uintptr_t e, const struct pg_vma *v,
 {
 	struct piece *p;
 
+	if (plan.n && v) {
+		p = &plan.p[plan.n - 1];
+		if (p->vma_start == v->start && p->kind == kind &&
+		    s >= p->end && s - p->end <= GAP_MERGE) {
+			p->end = e;
+			return;
+		}
+	}
 	if (grow((void **)&plan.p, &plan.cap, sizeof(*p), plan.n + 1)) {
 		fork_error("plan allocation for", s, e, -ENOMEM);
 		return;

@@ -12,6 +12,7 @@
 #include <sys/mman.h>
 
 #include "registry.h"
+#include "sys.h"
 
 #define N(i) (r->pool[(i)])
 #define POOL_MIN 256u
@@ -234,11 +235,13 @@ static int pool_grow(struct pg_registry *r, uint32_t need)
 	if (cap > UINT32_MAX)
 		return -ENOMEM;
 	if (!r->pool)
-		p = mmap(NULL, cap * sizeof(struct pg_seg), PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		p = pg_sys_mmap(NULL, cap * sizeof(struct pg_seg),
+				PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	else
-		p = mremap(r->pool, r->cap * sizeof(struct pg_seg),
-			   cap * sizeof(struct pg_seg), MREMAP_MAYMOVE);
+		p = pg_sys_mremap(r->pool, r->cap * sizeof(struct pg_seg),
+				  cap * sizeof(struct pg_seg), MREMAP_MAYMOVE,
+				  NULL);
 	if (p == MAP_FAILED)
 		return -ENOMEM;
 	if (!r->pool) {
@@ -258,12 +261,15 @@ int pg_reg_reserve_for(struct pg_registry *r, uintptr_t start, uintptr_t end)
 	uint64_t need = 3, avail;
 	uint32_t i;
 
-	for (i = r->pool ? first_overlap(r, start) : PG_NIL;
-	     i != PG_NIL && N(i).start < end; i = next_seg(r, i))
-		need++;
 	avail = r->pool ? (uint64_t)r->nfree + (r->cap - r->used) : 0;
+	for (i = r->pool ? first_overlap(r, start) : PG_NIL;
+	     i != PG_NIL && N(i).start < end && need <= avail;
+	     i = next_seg(r, i))
+		need++;
 	if (avail >= need)
 		return 0;
+	for (; i != PG_NIL && N(i).start < end; i = next_seg(r, i))
+		need++;
 	if ((uint64_t)r->used + need > UINT32_MAX)
 		return -ENOMEM;
 	return pool_grow(r, (uint32_t)((r->pool ? r->used : 1) + need));
@@ -327,11 +333,55 @@ static void insert_piece(struct pg_registry *r, uintptr_t s, uintptr_t e,
 	tree_insert(r, n);
 }
 
+static bool is_single(const struct pg_seg *g, bool shortterm)
+{
+	return g->flags == 0 && g->nlong == !shortterm && g->nshort == shortterm;
+}
+
+/* The common case: nothing pinned inside [start, end). Extend a touching
+ * neighbour with the same counts, or add one node. */
+static bool add_disjoint(struct pg_registry *r, uintptr_t start, uintptr_t end,
+			 bool shortterm)
+{
+	uint32_t p = find_le(r, start), n = find_ge(r, start);
+	bool left, right, lm, rm;
+
+	if ((p != PG_NIL && N(p).end > start) ||
+	    (n != PG_NIL && N(n).start < end))
+		return false;
+	left = p != PG_NIL && N(p).end == start;
+	right = n != PG_NIL && N(n).start == end;
+	lm = left && is_single(&N(p), shortterm);
+	rm = right && is_single(&N(n), shortterm);
+	r->extents += 1 - left - right;
+	r->bytes += end - start;
+	if (lm && rm) {
+		N(p).end = N(n).end;
+		tree_remove(r, n);
+	} else if (lm) {
+		N(p).end = end;
+	} else if (rm) {
+		N(n).start = start;	/* still between p and n's successor */
+	} else {
+		uint32_t x = node_alloc(r);
+
+		N(x).start = start;
+		N(x).end = end;
+		N(x).nlong = !shortterm;
+		N(x).nshort = shortterm;
+		tree_insert(r, x);
+	}
+	return true;
+}
+
 void pg_reg_add(struct pg_registry *r, uintptr_t start, uintptr_t end,
 		bool shortterm)
 {
 	uintptr_t cur = start;
 	uint32_t i;
+
+	if (add_disjoint(r, start, end, shortterm))
+		return;
 
 	split_at(r, start);
 	split_at(r, end);
@@ -372,8 +422,17 @@ bool pg_reg_covered(const struct pg_registry *r, uintptr_t start,
 bool pg_reg_remove(struct pg_registry *r, uintptr_t start, uintptr_t end)
 {
 	uintptr_t cur = start, s, e;
-	uint32_t i;
+	uint32_t i = r->pool ? find_le(r, start) : PG_NIL;
 
+	/* The common case: exactly one segment, the last pin on it. */
+	if (i != PG_NIL && N(i).start == start && N(i).end == end &&
+	    pg_seg_pins(&N(i)) == 1) {
+		tree_remove(r, i);
+		r->bytes -= end - start;
+		r->extents += pinned_at(r, start) + pinned_from(r, end);
+		r->extents -= 1;
+		return true;
+	}
 	if (!pg_reg_covered(r, start, end))
 		return false;
 	split_at(r, start);

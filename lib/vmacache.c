@@ -168,3 +168,23 @@ size_t pg_vmacache_count(void)
 {
 	return valid ? tabs[cur].n : 0;
 }
+
+/* Page size only: a mapping's page size does not change while it stays
+ * mapped, so the cache answers even when stale; a miss refreshes it. */
+void pg_vmacache_widen(uintptr_t *start, uintptr_t *end)
+{
+	const struct table *t = &tabs[cur];
+	size_t i = valid ? lower_bound(t, *start) : t->n;
+
+	if (i >= t->n || t->v[i].start > *start) {
+		if (pg_vmacache_refresh())
+			return;
+		t = &tabs[cur];
+		i = lower_bound(t, *start);
+		if (i >= t->n || t->v[i].start > *start)
+			return;
+	}
+	if (t->v[i].pageshift == PG_PAGE_SHIFT && t->v[i].end >= *end)
+		return;
+	lookup(start, end);
+}

@@ -13,6 +13,8 @@ void pg_vmacache_invalidate(void);
 /* Check that [*start, *end) is mapped and widen it to the page size of
  * the mappings at its ends. 0, -EFAULT (a hole) or -errno. */
 int pg_vmacache_check(uintptr_t *start, uintptr_t *end);
+/* Widen to the page size of the mappings at the ends (unpin). */
+void pg_vmacache_widen(uintptr_t *start, uintptr_t *end);
 /* VMAs overlapping [start, end) from the last refresh, in order; *n set. */
 const struct pg_vma *pg_vmacache_range(uintptr_t start, uintptr_t end,
 				       size_t *n);
