@@ -155,21 +155,26 @@ int pinguard_pin(void *addr, size_t len, unsigned int flags)
 	mark_active();
 	pg_lock();
 	ret = pg_vmacache_check(&s, &e);
-	if (!ret)
-		ret = pg_reg_reserve_for(&pg.reg, s, e);
 	if (ret)
 		goto out;
 	if (pg.effective == PINGUARD_MODE_DONTFORK && pg_guarded_scope(shortterm)) {
 		struct dontfork_ctx c = { 0 };
 
+		ret = pg_reg_reserve_for(&pg.reg, s, e);
+		if (ret)
+			goto out;
 		walk_all(s, e, apply_dontfork, &c);
 		if (c.err) {
 			walk_all(s, e, undo_dontfork, NULL);
 			ret = c.err;
 			goto out;
 		}
+		pg_reg_add(&pg.reg, s, e, shortterm);
+	} else {
+		ret = pg_reg_pin(&pg.reg, s, e, shortterm);
+		if (ret)
+			goto out;
 	}
-	pg_reg_add(&pg.reg, s, e, shortterm);
 	pg.cnt.active_pins++;
 	pg.cnt.pins_total++;
 out:
@@ -191,16 +196,21 @@ int pinguard_unpin(void *addr, size_t len)
 	pg_lock();
 	/* a hugetlb pin was widened to whole huge pages: unpin the same */
 	pg_vmacache_widen(&s, &e);
-	if (!pg_reg_covered(&pg.reg, s, e)) {
-		ret = -ENOENT;
-		goto out;
-	}
-	ret = pg_reg_reserve_for(&pg.reg, s, e);
-	if (ret)
-		goto out;
-	if (pg.effective == PINGUARD_MODE_DONTFORK)
+	if (pg.effective != PINGUARD_MODE_DONTFORK) {
+		ret = pg_reg_unpin(&pg.reg, s, e);
+		if (ret)
+			goto out;
+	} else {
+		if (!pg_reg_covered(&pg.reg, s, e)) {
+			ret = -ENOENT;
+			goto out;
+		}
+		ret = pg_reg_reserve_for(&pg.reg, s, e);
+		if (ret)
+			goto out;
 		pg_reg_walk(&pg.reg, s, e, release_dontfork, NULL);
-	pg_reg_remove(&pg.reg, s, e);
+		pg_reg_remove(&pg.reg, s, e);
+	}
 	pg.cnt.active_pins--;
 	pg.cnt.unpins_total++;
 out:

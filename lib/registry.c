@@ -174,6 +174,27 @@ static uint32_t find_ge(const struct pg_registry *r, uintptr_t x)
 	return best;
 }
 
+/* One walk: *fl = largest start <= x, *ce = smallest start > x, and
+ * *ce_up = the smallest start > x among ce's ancestors (ce's successor
+ * when ce has no right subtree). */
+static void find_around(const struct pg_registry *r, uintptr_t x,
+			uint32_t *fl, uint32_t *ce, uint32_t *ce_up)
+{
+	uint32_t i = r->root;
+
+	*fl = *ce = *ce_up = PG_NIL;
+	while (i != PG_NIL) {
+		if (N(i).start <= x) {
+			*fl = i;
+			i = N(i).right;
+		} else {
+			*ce_up = *ce;
+			*ce = i;
+			i = N(i).left;
+		}
+	}
+}
+
 static uint32_t first_overlap(const struct pg_registry *r, uintptr_t x)
 {
 	uint32_t i = find_le(r, x);
@@ -343,8 +364,10 @@ static bool is_single(const struct pg_seg *g, bool shortterm)
 static bool add_disjoint(struct pg_registry *r, uintptr_t start, uintptr_t end,
 			 bool shortterm)
 {
-	uint32_t p = find_le(r, start), n = find_ge(r, start);
+	uint32_t p, n, up;
 	bool left, right, lm, rm;
+
+	find_around(r, start, &p, &n, &up);
 
 	if ((p != PG_NIL && N(p).end > start) ||
 	    (n != PG_NIL && N(n).start < end))
@@ -374,14 +397,22 @@ static bool add_disjoint(struct pg_registry *r, uintptr_t start, uintptr_t end,
 	return true;
 }
 
+static void add_general(struct pg_registry *r, uintptr_t start, uintptr_t end,
+			bool shortterm);
+
 void pg_reg_add(struct pg_registry *r, uintptr_t start, uintptr_t end,
 		bool shortterm)
 {
-	uintptr_t cur = start;
-	uint32_t i;
-
 	if (add_disjoint(r, start, end, shortterm))
 		return;
+	add_general(r, start, end, shortterm);
+}
+
+static void add_general(struct pg_registry *r, uintptr_t start, uintptr_t end,
+			bool shortterm)
+{
+	uintptr_t cur = start;
+	uint32_t i;
 
 	split_at(r, start);
 	split_at(r, end);
@@ -419,20 +450,66 @@ bool pg_reg_covered(const struct pg_registry *r, uintptr_t start,
 	return cur >= end;
 }
 
+/* The common case: [start, end) is exactly one segment holding its last
+ * pin. One walk finds it and both neighbours. */
+static bool remove_exact(struct pg_registry *r, uintptr_t start, uintptr_t end)
+{
+	uint32_t pred, i, up, succ;
+
+	if (!r->pool || !start)
+		return false;
+	find_around(r, start - 1, &pred, &i, &up);
+	if (i == PG_NIL || N(i).start != start || N(i).end != end ||
+	    pg_seg_pins(&N(i)) != 1)
+		return false;
+	succ = N(i).right;
+	if (succ == PG_NIL)
+		succ = up;
+	else
+		while (N(succ).left != PG_NIL)
+			succ = N(succ).left;
+	r->extents += (pred != PG_NIL && N(pred).end == start) +
+		      (succ != PG_NIL && N(succ).start == end);
+	r->extents -= 1;
+	r->bytes -= end - start;
+	tree_remove(r, i);
+	return true;
+}
+
+int pg_reg_pin(struct pg_registry *r, uintptr_t start, uintptr_t end,
+	       bool shortterm)
+{
+	int ret;
+
+	/* the disjoint case needs one node at most */
+	if (r->pool && r->nfree + (r->cap - r->used) >= 1 &&
+	    add_disjoint(r, start, end, shortterm))
+		return 0;
+	ret = pg_reg_reserve_for(r, start, end);
+	if (!ret)
+		pg_reg_add(r, start, end, shortterm);
+	return ret;
+}
+
+int pg_reg_unpin(struct pg_registry *r, uintptr_t start, uintptr_t end)
+{
+	if (remove_exact(r, start, end))
+		return 0;
+	if (!pg_reg_covered(r, start, end))
+		return -ENOENT;
+	if (pg_reg_reserve_for(r, start, end))
+		return -ENOMEM;
+	pg_reg_remove(r, start, end);
+	return 0;
+}
+
 bool pg_reg_remove(struct pg_registry *r, uintptr_t start, uintptr_t end)
 {
 	uintptr_t cur = start, s, e;
-	uint32_t i = r->pool ? find_le(r, start) : PG_NIL;
+	uint32_t i;
 
-	/* The common case: exactly one segment, the last pin on it. */
-	if (i != PG_NIL && N(i).start == start && N(i).end == end &&
-	    pg_seg_pins(&N(i)) == 1) {
-		tree_remove(r, i);
-		r->bytes -= end - start;
-		r->extents += pinned_at(r, start) + pinned_from(r, end);
-		r->extents -= 1;
+	if (remove_exact(r, start, end))
 		return true;
-	}
 	if (!pg_reg_covered(r, start, end))
 		return false;
 	split_at(r, start);

@@ -41,6 +41,10 @@ void pg_reg_add(struct pg_registry *r, uintptr_t start, uintptr_t end,
 /* One pin less on every page; false (nothing changed) if a page in the
  * range is not pinned. Call reserve first. */
 bool pg_reg_remove(struct pg_registry *r, uintptr_t start, uintptr_t end);
+/* pin/unpin with their own reservation: 0, -ENOMEM, -ENOENT (unpin). */
+int pg_reg_pin(struct pg_registry *r, uintptr_t start, uintptr_t end,
+	       bool shortterm);
+int pg_reg_unpin(struct pg_registry *r, uintptr_t start, uintptr_t end);
 bool pg_reg_covered(const struct pg_registry *r, uintptr_t start,
 		    uintptr_t end);
 /* Segments overlapping [start, end), clipped to it, in address order. */
