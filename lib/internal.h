@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "pinguard.h"
+#include "next.h"
 #include "registry.h"
 
 #define PG_HIDDEN __attribute__((visibility("hidden")))
@@ -25,7 +26,14 @@ struct pg_counters {
 	uint64_t pretouched_bytes;
 };
 
+#define PG_STATE_MAGIC 0x70696e6775617264ull	/* "pinguard" */
+#define PG_STATE_VERSION 1
+
+/* Read by `pinguard status PID` through /proc/PID/mem: keep magic and
+ * version first, and bump the version when the layout changes. */
 struct pg_global {
+	uint64_t magic;
+	uint32_t version, size;
 	pthread_mutex_t lock;		/* registry, foreign set, counters */
 	struct pinguard_config cfg;	/* in force (env, then API) */
 	bool cfg_from_api;
@@ -36,6 +44,8 @@ struct pg_global {
 	struct pg_registry reg;		/* pinned pages */
 	struct pg_registry foreign;	/* MADV_DONTFORK set by others */
 	struct pg_counters cnt;
+	struct pg_reg_entry *htab;	/* registrations by handle (next.c) */
+	size_t htab_cap, htab_used;
 	int log_level;
 	int log_fd;
 	bool stats_at_exit;

@@ -59,8 +59,10 @@ void pg_wrap_unpin(const void *addr, size_t len, enum pg_source src)
 /* Open addressing, keyed by handle pointer; grown under its own lock,
  * never in a fork handler. */
 static pthread_mutex_t handles_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct pg_reg_entry *tab;
-static size_t tab_cap, tab_used;	/* used counts tombstones too */
+/* pg.htab, pg.htab_cap, pg.htab_used (used counts tombstones too) */
+#define tab pg.htab
+#define tab_cap pg.htab_cap
+#define tab_used pg.htab_used
 #define TOMBSTONE ((const void *)1)
 
 static size_t slot_of(const void *key, size_t cap)

@@ -7,9 +7,14 @@
 #include "internal.h"
 
 struct pg_global pg = {
+	.magic = PG_STATE_MAGIC,
+	.version = PG_STATE_VERSION,
+	.size = sizeof(struct pg_global),
 	.lock = PTHREAD_MUTEX_INITIALIZER,
 	.log_fd = 2,
 };
+/* Where `pinguard status` finds the state of a running process. */
+const struct pg_global *const pinguard_state_v1 = &pg;
 atomic_bool pg_active;
 atomic_uint pg_unguarded_forks;
 atomic_ulong pg_mm_gen;
