@@ -69,10 +69,58 @@ static int dofork_gap(uintptr_t s, uintptr_t e, const struct pg_seg *seg,
 	return 0;
 }
 
+/* MADV_DOFORK that failed (no VMA to merge or split into): retried at
+ * the next fork and unpin, so a range does not stay DONTFORK for good. */
+static struct { uintptr_t s, e; } pending[64];
+static unsigned npending;
+
 int pg_dofork_except_foreign(uintptr_t start, uintptr_t end)
 {
 	struct dofork_ctx c = { 0 };
 
 	pg_reg_walk_gaps(&pg.foreign, start, end, dofork_gap, &c);
+	if (c.err && npending < sizeof(pending) / sizeof(pending[0])) {
+		pending[npending].s = start;
+		pending[npending++].e = end;
+	}
 	return c.err;
+}
+
+/* Pages pinned again in dontfork mode keep their DONTFORK. */
+static int retry_gap(uintptr_t s, uintptr_t e, const struct pg_seg *seg,
+		     void *arg)
+{
+	struct dofork_ctx *c = arg;
+
+	if (seg && (seg->nlong || pg.cfg.scope == PINGUARD_SCOPE_ALL))
+		return 0;
+	pg_reg_walk_gaps(&pg.foreign, s, e, dofork_gap, c);
+	return 0;
+}
+
+void pg_retry_dofork(void)
+{
+	unsigned i, n = npending;
+
+	npending = 0;
+	for (i = 0; i < n; i++) {
+		struct dofork_ctx c = { 0 };
+		uintptr_t s = pending[i].s, e = pending[i].e;
+
+		if (pg.effective == PINGUARD_MODE_DONTFORK) {
+			pg_reg_walk_gaps(&pg.reg, s, e, retry_gap, &c);
+			pg_reg_walk(&pg.reg, s, e, retry_gap, &c);
+		} else {
+			pg_reg_walk_gaps(&pg.foreign, s, e, dofork_gap, &c);
+		}
+		if (c.err && npending < sizeof(pending) / sizeof(pending[0])) {
+			pending[npending].s = s;
+			pending[npending++].e = e;
+		}
+	}
+}
+
+void pg_retry_reset_child(void)
+{
+	npending = 0;	/* the child has no DONTFORK ranges of ours */
 }

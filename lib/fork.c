@@ -86,6 +86,7 @@ void pg_fork_reset_child(void)
 	pg_vmacache_invalidate();
 	pg_copy_reset_child();
 	pg_handles_reset_child();
+	pg_retry_reset_child();
 	atomic_store(&pg_active, false);
 	atomic_store(&pg_unguarded_forks, 0);
 }

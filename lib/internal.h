@@ -86,6 +86,8 @@ uint64_t pg_now_ns(void) PG_HIDDEN;
 void pg_foreign_mark(uintptr_t start, uintptr_t end, bool dontfork) PG_HIDDEN;
 /* MADV_DOFORK [start, end) except where the application wants DONTFORK. */
 int pg_dofork_except_foreign(uintptr_t start, uintptr_t end) PG_HIDDEN;
+void pg_retry_dofork(void) PG_HIDDEN;
+void pg_retry_reset_child(void) PG_HIDDEN;
 
 /* fork.c */
 void pg_fork_reset_child(void) PG_HIDDEN;

@@ -13,6 +13,24 @@
 #define HUGETLBFS_MAGIC 0x958458f6
 #endif
 
+/* Two iterator buffers (maps, and smaps inside a maps walk), mapped once
+ * and kept: a temporary mapping would merge into a neighbour and leave a
+ * hole in the very list being read; static ones would grow .bss and cost
+ * every process a loader mmap. Caller holds pg_lock. */
+struct pg_maps_iter *pg_maps_buffer(int which)
+{
+	static struct pg_maps_iter *bufs;
+	void *p;
+
+	if (!bufs) {
+		p = pg_sys_alloc(2 * sizeof(*bufs));
+		if (p == MAP_FAILED)
+			return NULL;
+		bufs = p;
+	}
+	return &bufs[which];
+}
+
 int pg_maps_open(struct pg_maps_iter *it)
 {
 	it->fd = pg_sys_open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
@@ -178,18 +196,14 @@ static uint32_t shift_of(uint64_t bytes)
  * name, and its answer is cached by the caller. */
 static uint32_t smaps_shift(uintptr_t start)
 {
-	struct pg_maps_iter *it;
+	struct pg_maps_iter *it = pg_maps_buffer(1);
 	const char *line, *p, *end;
 	size_t llen;
 	bool in_vma = false;
 	uint32_t shift = 0;
-	void *mem;
 
-	mem = pg_sys_mmap(NULL, sizeof(*it), PROT_READ | PROT_WRITE,
-			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (mem == MAP_FAILED)
+	if (!it)
 		return 0;
-	it = mem;
 	it->fd = pg_sys_open("/proc/self/smaps", O_RDONLY | O_CLOEXEC);
 	it->len = it->pos = 0;
 	while (it->fd >= 0 && next_line(it->fd, it->buf, sizeof(it->buf) - 1,
@@ -209,7 +223,6 @@ static uint32_t smaps_shift(uintptr_t start)
 		}
 	}
 	pg_maps_close(it);
-	pg_sys_munmap(mem, sizeof(*it));
 	return shift > 12 ? shift : 0;
 }
 

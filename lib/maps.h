@@ -29,6 +29,7 @@ struct pg_maps_iter {
 	char buf[4096];
 };
 
+struct pg_maps_iter *pg_maps_buffer(int which);
 int pg_maps_open(struct pg_maps_iter *it);
 /* 1: *v filled, 0: end, < 0: -errno. */
 int pg_maps_next(struct pg_maps_iter *it, struct pg_vma *v);

@@ -9,6 +9,7 @@
 #include <sys/mman.h>
 
 #include "internal.h"
+#include "plan.h"
 #include "sys.h"
 #include "vmacache.h"
 
@@ -174,6 +175,8 @@ int pinguard_pin(void *addr, size_t len, unsigned int flags)
 		ret = pg_reg_pin(&pg.reg, s, e, shortterm);
 		if (ret)
 			goto out;
+		if (pg.effective == PINGUARD_MODE_COPY)
+			pg_plan_init();
 	}
 	pg.cnt.active_pins++;
 	pg.cnt.pins_total++;
@@ -210,6 +213,7 @@ int pinguard_unpin(void *addr, size_t len)
 			goto out;
 		pg_reg_walk(&pg.reg, s, e, release_dontfork, NULL);
 		pg_reg_remove(&pg.reg, s, e);
+		pg_retry_dofork();
 	}
 	pg.cnt.active_pins--;
 	pg.cnt.unpins_total++;

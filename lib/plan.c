@@ -11,9 +11,6 @@
 #include "vmacache.h"
 
 #define THP_SIZE (2ul << 20)
-/* Pieces of one VMA closer than this are copied as one, gap included:
- * a VMA split, mremap and undo cost more than copying a few pages. */
-#define GAP_MERGE (64ul << 10)
 
 enum piece_kind {
 	PIECE_COPY,	/* child gets a snapshot */
@@ -41,7 +38,6 @@ static struct {
 	bool active;
 } plan;
 
-static long max_map_count;
 
 static int grow(void **arr, size_t *cap, size_t elem, size_t want)
 {
@@ -54,8 +50,7 @@ static int grow(void **arr, size_t *cap, size_t elem, size_t want)
 		ncap *= 2;
 	p = *arr ? pg_sys_mremap(*arr, *cap * elem, ncap * elem,
 				 MREMAP_MAYMOVE, NULL)
-		 : pg_sys_mmap(NULL, ncap * elem, PROT_READ | PROT_WRITE,
-			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		 : pg_sys_alloc(ncap * elem);
 	if (p == MAP_FAILED)
 		return -ENOMEM;
 	*arr = p;
@@ -75,16 +70,18 @@ static void add_piece(uintptr_t s, uintptr_t e, const struct pg_vma *v,
 {
 	struct piece *p;
 
-	if (plan.n && v) {
-		p = &plan.p[plan.n - 1];
-		if (p->vma_start == v->start && p->kind == kind &&
-		    s >= p->end && s - p->end <= GAP_MERGE) {
-			p->end = e;
-			return;
-		}
-	}
+	/* Pieces are never merged across unpinned pages here: those are
+	 * snapshotted at prepare time, and whatever the forking thread or
+	 * glibc's fork writes there before the fork (malloc state, a thread's
+	 * TLS) would reach the child stale. Only near vm.max_map_count
+	 * (merge_per_vma) is that risk taken, to keep the parent coherent. */
 	if (grow((void **)&plan.p, &plan.cap, sizeof(*p), plan.n + 1)) {
-		fork_error("plan allocation for", s, e, -ENOMEM);
+		/* No room to remember it: hide it from the child now. It stays
+		 * DONTFORK afterwards (later children do not get it either). */
+		fork_error("plan allocation (hiding for good) for", s, e,
+			   -ENOMEM);
+		if (kind != PIECE_FOREIGN && !(v && (v->flags & PG_VMA_SHARED)))
+			pg_sys_madvise((void *)s, e - s, MADV_DONTFORK);
 		return;
 	}
 	p = &plan.p[plan.n++];
@@ -169,8 +166,10 @@ static long read_max_map_count(void)
 	ssize_t n, i;
 	int fd = pg_sys_open("/proc/sys/vm/max_map_count", O_RDONLY | O_CLOEXEC);
 
-	if (fd < 0)
+	if (fd < 0) {
+		fork_error("reading vm.max_map_count (assuming 65530)", 0, 0, fd);
 		return 65530;
+	}
 	n = pg_sys_read(fd, buf, sizeof(buf));
 	pg_sys_close(fd);
 	for (i = 0; i < n && buf[i] >= '0' && buf[i] <= '9'; i++)
@@ -178,57 +177,54 @@ static long read_max_map_count(void)
 	return v > 0 ? v : 65530;
 }
 
-/* Widen piece i to its whole VMA: no split, so no new VMA. Later pieces
- * of the same VMA are then covered by it. */
-static bool widen_to_vma(size_t i)
+/* Near vm.max_map_count: one piece per VMA, spanning its first to last
+ * pinned page. The unpinned pages between are copied too; hiding whole
+ * VMAs instead would also hide whatever else the kernel merged into them
+ * (thread stacks, TLS, pinguard's own arrays). */
+static void merge_per_vma(void)
 {
-	struct piece *p = &plan.p[i];
-	size_t j;
+	size_t i, out = 0;
 
-	for (j = 0; j < plan.n; j++)
-		if (plan.p[j].vma_start == p->vma_start &&
-		    plan.p[j].kind == PIECE_FOREIGN)
-			return false;	/* would copy over their DONTFORK */
-	p->start = p->vma_start;
-	p->end = p->vma_end;
-	for (j = i + 1; j < plan.n && plan.p[j].vma_start == p->vma_start; j++)
-		plan.p[j].kind = PIECE_SKIP;
-	for (j = i; j-- > 0 && plan.p[j].vma_start == p->vma_start;)
-		if (plan.p[j].kind != PIECE_SKIP && plan.p[j].dontforked)
-			plan.p[j].kind = PIECE_SKIP; /* already hidden */
-	return true;
+	for (i = 0; i < plan.n; i++) {
+		struct piece *p = &plan.p[i];
+
+		if (out && plan.p[out - 1].vma_start == p->vma_start &&
+		    plan.p[out - 1].kind == p->kind && p->kind != PIECE_FOREIGN &&
+		    p->start >= plan.p[out - 1].end) {
+			plan.p[out - 1].end = p->end;
+			continue;
+		}
+		plan.p[out++] = *p;
+	}
+	plan.n = out;
 }
 
 static void apply_dontfork(size_t vmas)
 {
-	size_t i, splits = 2 * plan.n;
-	bool whole = false;
+	long limit = read_max_map_count();
+	size_t i;
 	int ret;
 
-	if (!max_map_count)
-		max_map_count = read_max_map_count();
-	/* Too close to vm.max_map_count: hide whole VMAs instead. */
-	if ((long)(vmas + splits + 64) > max_map_count)
-		whole = true;
+	/* each piece may split its VMA twice */
+	if ((long)(vmas + 2 * plan.n + 16) > limit) {
+		pg_log(PG_LOG_WARN, "fork: %zu pinned pieces would pass "
+		       "vm.max_map_count (%ld): copying one span per VMA",
+		       plan.n, limit);
+		merge_per_vma();
+	}
 	for (i = 0; i < plan.n; i++) {
 		struct piece *p = &plan.p[i];
 
 		if (p->kind == PIECE_SKIP)
 			continue;
-		if (whole && p->kind != PIECE_FOREIGN)
-			widen_to_vma(i);
 		ret = pg_sys_madvise((void *)p->start, p->end - p->start,
 				     MADV_DONTFORK);
-		if (ret == -ENOMEM && p->kind != PIECE_FOREIGN &&
-		    (p->start != p->vma_start || p->end != p->vma_end) &&
-		    widen_to_vma(i)) {
-			ret = pg_sys_madvise((void *)p->start,
-					     p->end - p->start, MADV_DONTFORK);
-		}
 		if (ret) {
+			/* EAGAIN/ENOMEM: no VMA left to split. The parent
+			 * stays unprotected there: counted and logged. */
 			fork_error("MADV_DONTFORK of pinned", p->start, p->end,
 				   ret);
-			p->kind = PIECE_SKIP;	/* nothing better to do */
+			p->kind = PIECE_SKIP;
 			continue;
 		}
 		p->dontforked = p->kind != PIECE_FOREIGN;
@@ -358,6 +354,20 @@ static void copy_pieces(void)
 			pg.cnt.bytes_copied += plan.p[i].end - plan.p[i].start;
 }
 
+/* At the first pin in copy mode, not at the first fork: the arrays a fork
+ * needs exist before it, so a fork never adds a mapping of ours. */
+void pg_plan_init(void)
+{
+	size_t want = pg.reg.nsegs + pg.foreign.nsegs + 64;
+
+	/* doubling: amortized over pins, and rare */
+	if (plan.cap < want)
+		grow((void **)&plan.p, &plan.cap, sizeof(*plan.p), want);
+	if (plan.jobs_cap < want)
+		grow((void **)&plan.jobs, &plan.jobs_cap, sizeof(*plan.jobs),
+		     want);
+}
+
 void pg_plan_copy_prepare(void)
 {
 	struct extent_acc x = { 0, 0, true };
@@ -373,6 +383,11 @@ void pg_plan_copy_prepare(void)
 		fork_error("reading /proc/self/maps; hiding", 0, 0, ret);
 		x.have_vmas = false;
 	}
+	/* room for every piece up front: no allocation while walking */
+	ret = grow((void **)&plan.p, &plan.cap, sizeof(*plan.p),
+		   pg.reg.nsegs + pg.foreign.nsegs + pg_vmacache_count() + 1);
+	if (ret)
+		fork_error("plan allocation", 0, 0, ret);
 	pg_reg_walk(&pg.reg, 0, UINTPTR_MAX, collect, &x);
 	if (x.s < x.e)
 		plan_extent(x.s, x.e, x.have_vmas);
@@ -395,8 +410,10 @@ void pg_plan_copy_parent(void)
 	for (i = 0; i < plan.n; i++) {
 		struct piece *p = &plan.p[i];
 
-		if (p->own_stage)
-			pg_sys_munmap((void *)p->stage, p->end - p->start);
+		if (p->own_stage &&
+		    (ret = pg_sys_munmap((void *)p->stage, p->end - p->start)))
+			fork_error("unmapping hugetlb staging", p->stage,
+				   p->stage + (p->end - p->start), ret);
 		if (!p->dontforked)
 			continue;
 		ret = pg_dofork_except_foreign(p->start, p->end);
@@ -404,9 +421,11 @@ void pg_plan_copy_parent(void)
 			fork_error("MADV_DOFORK (later children will not see "
 				   "it) of", p->start, p->end, ret);
 	}
-	if (plan.stage)
-		pg_sys_munmap(plan.stage, plan.stage_len);
+	if (plan.stage && (ret = pg_sys_munmap(plan.stage, plan.stage_len)))
+		fork_error("unmapping staging", (uintptr_t)plan.stage,
+			   (uintptr_t)plan.stage + plan.stage_len, ret);
 	plan.stage = NULL;
+	pg_retry_dofork();
 }
 
 /* Put one snapshot in place: move the staging pages (the child inherited
@@ -432,8 +451,10 @@ static void place_piece(const struct piece *p)
 		if (p->own_stage)
 			pg_sys_munmap((void *)p->stage, len);
 	}
-	if (p->prot != (PROT_READ | PROT_WRITE))
-		pg_sys_mprotect(m, len, (int)p->prot);
+	/* no mapping rather than one with the wrong protection */
+	if (p->prot != (PROT_READ | PROT_WRITE) &&
+	    pg_sys_mprotect(m, len, (int)p->prot))
+		pg_sys_munmap(m, len);
 }
 
 void pg_plan_copy_child(void)

@@ -5,6 +5,7 @@
 #ifndef PG_PLAN_H
 #define PG_PLAN_H
 
+void pg_plan_init(void);
 void pg_plan_copy_prepare(void);
 void pg_plan_copy_parent(void);
 void pg_plan_copy_child(void);

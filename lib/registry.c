@@ -256,9 +256,7 @@ static int pool_grow(struct pg_registry *r, uint32_t need)
 	if (cap > UINT32_MAX)
 		return -ENOMEM;
 	if (!r->pool)
-		p = pg_sys_mmap(NULL, cap * sizeof(struct pg_seg),
-				PROT_READ | PROT_WRITE,
-				MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		p = pg_sys_alloc(cap * sizeof(struct pg_seg));
 	else
 		p = pg_sys_mremap(r->pool, r->cap * sizeof(struct pg_seg),
 				  cap * sizeof(struct pg_seg), MREMAP_MAYMOVE,

@@ -65,6 +65,19 @@ static inline void *pg_sys_mmap(void *addr, size_t len, int prot, int flags,
 	return r < 0 && r > -4096 ? MAP_FAILED : (void *)r;
 }
 
+/* pinguard's own bookkeeping memory. MADV_DONTDUMP gives it VMA flags
+ * of its own, so it never merges with the application's anonymous memory
+ * (where a pinned piece could take it along into MADV_DONTFORK). */
+static inline void *pg_sys_alloc(size_t len)
+{
+	void *p = pg_sys_mmap(NULL, len, PROT_READ | PROT_WRITE,
+			      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p != MAP_FAILED)
+		PG_SYSCALL(SYS_madvise, p, len, MADV_DONTDUMP);
+	return p;
+}
+
 static inline int pg_sys_munmap(void *addr, size_t len)
 {
 	PG_INJECT_RET(PG_FAULT_MUNMAP);

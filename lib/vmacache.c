@@ -27,9 +27,7 @@ static int table_grow(struct table *t)
 		p = pg_sys_mremap(t->v, t->cap * sizeof(*t->v),
 				  ncap * sizeof(*t->v), MREMAP_MAYMOVE, NULL);
 	else
-		p = pg_sys_mmap(NULL, ncap * sizeof(*t->v),
-				PROT_READ | PROT_WRITE,
-				MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		p = pg_sys_alloc(ncap * sizeof(*t->v));
 	if (p == MAP_FAILED)
 		return -ENOMEM;
 	t->v = p;
@@ -66,7 +64,7 @@ static uint32_t known_shift(const struct table *old, const struct pg_vma *v,
 
 int pg_vmacache_refresh(void)
 {
-	struct pg_maps_iter *it;
+	struct pg_maps_iter *it = pg_maps_buffer(0);
 	struct table *t = &tabs[cur ^ 1];
 	const struct table *old = &tabs[cur];
 	struct pg_vma v;
@@ -74,9 +72,7 @@ int pg_vmacache_refresh(void)
 	bool found;
 	int ret;
 
-	it = pg_sys_mmap(NULL, sizeof(*it), PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (it == MAP_FAILED)
+	if (!it)
 		return -ENOMEM;
 	gen_seen = atomic_load(&pg_mm_gen);
 	ret = pg_maps_open(it);
@@ -97,7 +93,6 @@ int pg_vmacache_refresh(void)
 		t->v[t->n++] = v;
 	}
 	pg_maps_close(it);
-	pg_sys_munmap(it, sizeof(*it));
 	if (ret < 0) {
 		valid = false;
 		return ret;

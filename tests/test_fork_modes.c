@@ -167,6 +167,28 @@ static void unpinned_memory_is_not_copied(void **state)
 	munmap(v.buf, LEN);
 }
 
+/* Unpinned pages between two pinned ranges of one mapping are not
+ * snapshotted at prepare time (they may hold malloc state or a thread's
+ * TLS that changes before the fork): they are shared as usual. */
+static void gap_between_pins_is_shared(void **state)
+{
+	struct child_view v = { filled_buffer(), LEN };
+	struct child c;
+
+	(void)state;
+	set_mode(PINGUARD_MODE_COPY);
+	assert_int_equal(pinguard_pin(v.buf, PAGE, 0), 0);
+	assert_int_equal(pinguard_pin(v.buf + 3 * PAGE, PAGE, 0), 0);
+	child_start(&c, child_checks_shared_cow, &v);
+	assert_int_equal(exclusive_pages(v.buf, PAGE), 1);
+	assert_int_equal(exclusive_pages(v.buf + PAGE, 2 * PAGE), 0);
+	assert_int_equal(exclusive_pages(v.buf + 3 * PAGE, PAGE), 1);
+	assert_int_equal(child_finish(&c), 0);
+	assert_int_equal(pinguard_unpin(v.buf, PAGE), 0);
+	assert_int_equal(pinguard_unpin(v.buf + 3 * PAGE, PAGE), 0);
+	munmap(v.buf, LEN);
+}
+
 /* The application's own prepare handler pins memory: pinguard's handler
  * runs after it, so that memory is guarded by this very fork. */
 static char *late_buf;
@@ -210,6 +232,7 @@ int main(void)
 		cmocka_unit_test(nested_fork_in_copy_mode),
 		cmocka_unit_test(unpinned_memory_is_not_copied),
 		cmocka_unit_test(runs_after_application_prepare_handlers),
+		cmocka_unit_test(gap_between_pins_is_shared),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
