@@ -1,0 +1,114 @@
+#!/bin/bash
+# PID 1 of the pinguard lab guest (booted by run-lab.sh with init=this).
+# The root fs is the host's, read-only over 9p; everything the guest writes
+# goes to its own tmpfs. Parameters come from /proc/cmdline:
+#   pglab.dir=DIR        scenario binaries + scenarios.list (host path)
+#   pglab.scen=a,b|all   scenarios to run
+#   pglab.variants=LIST  none, api-<mode>, preload-<mode>
+#   pglab.lib=PATH       libpinguard.so for preload-* variants (in the guest)
+#   pglab.timeout=SEC    per-scenario timeout
+#   pglab.nopreload=LIST programs the library has no interposer for
+# Output: "PGLAB <scenario> <variant> knob=<0|1> result=<r> detail=<d>" lines.
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export HOME=/tmp LANG=C TMPDIR=/tmp
+
+poweroff_now() {
+	sync
+	echo o > /proc/sysrq-trigger 2>/dev/null
+	sleep 5
+	poweroff -f
+}
+trap poweroff_now EXIT
+
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+mount -t tmpfs -o mode=755 tmpfs /run
+
+param() { # param NAME DEFAULT
+	local w
+	for w in $(cat /proc/cmdline); do
+		case $w in "$1="*) echo "${w#*=}"; return ;; esac
+	done
+	echo "$2"
+}
+dir=$(param pglab.dir "")
+scen=$(param pglab.scen all)
+variants=$(param pglab.variants none)
+lib=$(param pglab.lib "")
+tmo=$(param pglab.timeout 60)
+nopreload=$(param pglab.nopreload -)
+
+# Keep the lab dir reachable even if it lives under /tmp, which we cover.
+mkdir -p /run/pglab
+mount --bind "$dir" /run/pglab || echo "PGLAB-ERROR cannot bind $dir"
+mount -t tmpfs -o mode=1777 tmpfs /tmp
+mount -t tmpfs -o mode=1777 tmpfs /dev/shm 2>/dev/null
+bin=/run/pglab/bin
+
+knobf=/sys/module/kernel/parameters/fork_early_cow
+case $(cat $knobf 2>/dev/null) in
+Y) knob=1 ;; N) knob=0 ;; *) knob=missing ;;
+esac
+
+echo 16 > /proc/sys/vm/nr_hugepages
+echo madvise > /sys/kernel/mm/transparent_hugepage/enabled
+
+# Soft-RoCE and siw on a dummy netdev: the guest has no NIC, nothing leaves it.
+rdma_state=absent
+# CONFIG_DUMMY=y already creates dummy0 (numdummies=1).
+if command -v ip >/dev/null && { ip link show dummy0 || ip link add dummy0 type dummy; } >/dev/null 2>&1; then
+	ip addr add 10.77.0.1/24 dev dummy0
+	ip link set dummy0 up
+	ip link set lo up
+	if command -v rdma >/dev/null; then
+		rdma link add rxe0 type rxe netdev dummy0 2>/dev/null && rdma_state=rxe0
+		rdma link add siw0 type siw netdev dummy0 2>/dev/null && rdma_state=$rdma_state+siw0
+	fi
+fi
+
+echo "PGLAB-INFO kernel=$(uname -r) knob=$knob hugepages=$(cat /proc/sys/vm/nr_hugepages) rdma=$rdma_state cpus=$(nproc)"
+
+run_one() { # run_one NAME VARIANT PROG ARGS...
+	local name=$1 variant=$2 prog=$3 out rc env=() extra=()
+	shift 3
+	case $variant in
+	none) ;;
+	api-*) env=(LD_LIBRARY_PATH=/run/pglab/lib PINGUARD_MODE=${variant#api-})
+		prog=$prog-api; extra=(--pinguard-api) ;;
+	preload-*)
+		if [[ ",$nopreload," == *",$prog,"* ]]; then
+			echo "PGLAB $name $variant knob=$knob result=skip detail=no_interposer_for_$prog"
+			return
+		fi
+		env=(LD_PRELOAD=$lib PINGUARD_MODE=${variant#preload-}) ;;
+	*) echo "PGLAB $name $variant knob=$knob result=error detail=unknown_variant"; return ;;
+	esac
+	if [ ! -x "$bin/$prog" ]; then
+		echo "PGLAB $name $variant knob=$knob result=skip detail=no_binary_$prog"
+		return
+	fi
+	out=$(cd /tmp && env "${env[@]}" timeout -s KILL "$tmo" "$bin/$prog" "$@" "${extra[@]}" 2>/tmp/stderr)
+	rc=$?
+	out=$(printf '%s\n' "$out" | grep '^result=' | tail -1)
+	if [ $rc = 137 ] && [ -z "$out" ]; then
+		out="result=error detail=timeout_${tmo}s"
+	elif [ $rc -gt 128 ]; then
+		out="result=crash detail=signal_$((rc - 128))"
+	elif [ -z "$out" ]; then
+		out="result=error detail=rc_${rc}_no_output"
+	fi
+	echo "PGLAB $name $variant knob=$knob $out"
+	[ -s /tmp/stderr ] && sed "s/^/PGLAB-STDERR $name $variant: /" /tmp/stderr | head -5
+}
+
+echo "PGLAB-BEGIN knob=$knob"
+while read -r name prog args; do
+	case $name in ''|'#'*) continue ;; esac
+	[ "$scen" = all ] || [[ ",$scen," == *",$name,"* ]] || continue
+	for v in ${variants//,/ }; do
+		# shellcheck disable=SC2086 # args are words by design
+		run_one "$name" "$v" "$prog" $args </dev/null
+	done
+done < /run/pglab/scenarios.list
+echo "PGLAB-END knob=$knob"

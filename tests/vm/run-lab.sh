@@ -1,0 +1,262 @@
+#!/bin/bash
+# pinguard unpatched-kernel lab: boot the fork_early_cow kernel under qemu
+# (TCG) once per knob value, run every scenario x variant in the guest, parse
+# the PGLAB lines from the serial console, print the matrix, and exit
+#   0 all cells as expected (expected.txt), 1 unexpected/missing cell,
+#   77 skipped (no qemu, no kernel, nothing to run), 2 usage.
+# See README in this directory.
+set -uo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+
+usage() {
+	cat <<EOF
+usage: $0 [options]
+  --builddir DIR    meson build dir (scenario executables in DIR/tests/vm,
+                    library in DIR/lib); default: compile with gcc
+  --lib PATH        libpinguard.so (default <builddir>/lib/libpinguard.so,
+                    else $repo/build/lib/libpinguard.so)
+  --kernel PATH     bzImage (default: find-kernel.sh)
+  --build-kernel    build the kernel if none is found (~9 min)
+  --scenarios LIST  comma list or 'all' (default all; see scenarios.list)
+  --variants LIST   default none,api-{copy,dontfork,off,auto},
+                    preload-{copy,dontfork,off,auto}
+  --knobs LIST      fork_early_cow values to boot with (default 0,1)
+  --workdir DIR     where binaries and console logs go
+  --timeout SEC     per-boot timeout (default: 120 + 6 per cell)
+  --strict          count skipped cells as failures
+EOF
+	exit 2
+}
+
+# Environment defaults (handy under meson test): PINGUARD_VM_SCENARIOS,
+# PINGUARD_VM_VARIANTS, PINGUARD_VM_KNOBS, PINGUARD_VM_STRICT=1.
+builddir= lib= kernel= build_kernel= workdir= boot_tmo=
+scen=${PINGUARD_VM_SCENARIOS:-all} knobs=${PINGUARD_VM_KNOBS:-0,1} strict=${PINGUARD_VM_STRICT:-0}
+variants=${PINGUARD_VM_VARIANTS:-none,api-copy,api-dontfork,api-off,api-auto,preload-copy,preload-dontfork,preload-off,preload-auto}
+while [ $# -gt 0 ]; do
+	case $1 in
+	--builddir) builddir=$(cd "$2" && pwd) || exit 2; shift ;;
+	--lib) lib=$2; shift ;;
+	--kernel) kernel=$2; shift ;;
+	--build-kernel) build_kernel=--build ;;
+	--scenarios) scen=$2; shift ;;
+	--variants) variants=$2; shift ;;
+	--knobs) knobs=$2; shift ;;
+	--workdir) workdir=$2; shift ;;
+	--timeout) boot_tmo=$2; shift ;;
+	--strict) strict=1 ;;
+	*) usage ;;
+	esac
+	shift
+done
+
+say() { echo "vm-lab: $*" >&2; }
+skip() { say "SKIP: $*"; exit 77; }
+
+# --- prerequisites: qemu and a kernel, else skip (77) with the reason -----
+qemu=$(command -v qemu-system-x86_64) || skip "qemu-system-x86_64 not found (apt-get install qemu-system-x86)"
+if [ -z "$kernel" ]; then
+	kernel=$("$here/find-kernel.sh" $build_kernel)
+	rc=$?
+	[ $rc = 77 ] && skip "no lab kernel (see above)"
+	[ $rc = 0 ] || { say "find-kernel.sh failed ($rc)"; exit 1; }
+fi
+[ -r "$kernel" ] || skip "kernel $kernel not readable"
+
+# --- work dir: must be on the host fs the guest sees (not a host tmpfs) ----
+if [ -z "$workdir" ]; then
+	if [ -n "$builddir" ]; then
+		workdir=$builddir/tests/vm/lab
+	elif [ "$(stat -f -c %T /tmp)" != tmpfs ]; then
+		workdir=/tmp/pinguard-vm-lab.$(id -u)
+	else
+		workdir=$repo/build/vm-lab
+	fi
+fi
+rm -rf "$workdir/bin"
+mkdir -p "$workdir/bin" || exit 1
+workdir=$(cd "$workdir" && pwd)
+
+if [ -z "$lib" ]; then
+	for l in ${builddir:+$builddir/lib/libpinguard.so} "$repo/build/lib/libpinguard.so"; do
+		[ -e "$l" ] && { lib=$(readlink -f "$l"); break; }
+	done
+fi
+
+# --- scenario binaries: from meson, or compiled here with gcc -------------
+if [ -n "$builddir" ] && [ -d "$builddir/tests/vm" ]; then
+	for f in "$builddir"/tests/vm/pglab-*; do
+		[ -f "$f" ] && [ -x "$f" ] && cp "$f" "$workdir/bin/"
+	done
+fi
+if [ -z "$(ls "$workdir/bin")" ]; then
+	command -v gcc >/dev/null || skip "no gcc to build the scenarios"
+	for src in "$here"/scenarios/pglab-*.c; do
+		name=$(basename "$src" .c)
+		libs=$(sed -n 's|.*pglab-libs: *\(.*\) \*/.*|\1|p' "$src" | head -1)
+		# shellcheck disable=SC2086
+		gcc -O2 -g -Wall -o "$workdir/bin/$name" "$src" $libs ||
+			{ say "cannot build $name (missing -dev package?)"; exit 1; }
+		if [ -n "$lib" ] && [ -r "$repo/include/pinguard.h" ]; then
+			libdir=$(dirname "$lib")
+			# shellcheck disable=SC2086
+			gcc -O2 -g -Wall -DHAVE_PINGUARD -I"$repo/include" -o "$workdir/bin/$name-api" \
+				"$src" -L"$libdir" -Wl,-rpath,"$libdir" -lpinguard $libs ||
+				say "cannot build $name-api against $lib (api-* variants will skip)"
+		fi
+	done
+fi
+cp "$here/scenarios.list" "$workdir/"
+# The guest sees the library here (its /tmp is a tmpfs, and meson's rpath is
+# relative to the build tree): api-* and preload-* load it from <workdir>/lib.
+rm -rf "$workdir/lib"
+if [ -n "$lib" ]; then
+	mkdir -p "$workdir/lib"
+	cp "$lib" "$workdir/lib/libpinguard.so.0"
+	ln -s libpinguard.so.0 "$workdir/lib/libpinguard.so"
+fi
+
+# --- variants we can actually run; the others are reported, not run ------
+declare -A unavail=()
+for v in ${variants//,/ }; do
+	case $v in
+	none) ;;
+	api-*) ls "$workdir"/bin/*-api >/dev/null 2>&1 || unavail[$v]="no -api binaries (libpinguard not built: ${lib:-not found})" ;;
+	preload-*)
+		if [ -z "$lib" ]; then unavail[$v]="libpinguard.so not found"
+		fi ;;
+	*) say "unknown variant $v"; usage ;;
+	esac
+done
+# preload-* needs the library to wrap what each program calls (the
+# "pglab-interposes:" line of its source); the guest skips the others.
+nopreload=
+for src in "$here"/scenarios/pglab-*.c; do
+	sym=$(sed -n 's|.*pglab-interposes: *\([a-z_0-9]*\).*|\1|p' "$src" | head -1)
+	[ -n "$lib" ] && [ -n "$sym" ] && nm -D --defined-only "$lib" 2>/dev/null | grep -qw "$sym" && continue
+	nopreload+=${nopreload:+,}$(basename "$src" .c)
+done
+[ -n "$nopreload" ] && [[ $variants == *preload-* ]] && say "preload-* variants skip for: $nopreload (no interposer in ${lib:-libpinguard})"
+run_variants=
+for v in ${variants//,/ }; do
+	[ -n "${unavail[$v]:-}" ] && { say "variant $v not run: ${unavail[$v]}"; continue; }
+	run_variants+=${run_variants:+,}$v
+done
+
+# scenario names, in list order
+mapfile -t scenarios < <(awk '!/^#/ && NF {print $1}' "$here/scenarios.list")
+if [ "$scen" != all ]; then
+	sel=()
+	for s in ${scen//,/ }; do
+		printf '%s\n' "${scenarios[@]}" | grep -qx "$s" || { say "unknown scenario $s"; exit 2; }
+		sel+=("$s")
+	done
+	scenarios=("${sel[@]}")
+fi
+nv=$(tr , '\n' <<<"$run_variants" | grep -c .)
+[ "${#scenarios[@]}" -gt 0 ] || skip "no scenarios selected"
+[ -z "$boot_tmo" ] && boot_tmo=$((120 + 6 * ${#scenarios[@]} * nv))
+
+# --- expected results (expected.txt, first matching rule wins) ------------
+expect() { # expect SCENARIO VARIANT KNOB -> "result [child=x]"
+	local sg vg k r c
+	while read -r sg vg k r c; do
+		case $sg in ''|'#'*) continue ;; esac
+		# shellcheck disable=SC2053 # globs on purpose
+		[[ $1 == $sg && $2 == $vg && ( $k == '*' || $k == "$3" ) ]] && { echo "$r $c"; return; }
+	done < "$here/expected.txt"
+	echo "?"
+}
+
+# --- boot once per knob value ---------------------------------------------
+declare -A got=() det=()
+boot_fail=0
+for k in ${knobs//,/ }; do
+	log=$workdir/console-knob$k.log
+	if [ -n "$run_variants" ]; then
+		cmdline="root=/dev/root rootfstype=9p rootflags=trans=virtio,version=9p2000.L,msize=262144 ro"
+		cmdline+=" console=ttyS0 loglevel=4 panic=-1 init=$here/guest-init.sh fork_early_cow=$k"
+		cmdline+=" pglab.dir=$workdir pglab.scen=$(IFS=,; echo "${scenarios[*]}") pglab.variants=$run_variants"
+		cmdline+=" pglab.lib=${lib:+/run/pglab/lib/libpinguard.so.0} pglab.nopreload=${nopreload:--} pglab.timeout=60"
+		say "booting $(basename "$kernel") with fork_early_cow=$k (timeout ${boot_tmo}s, log $log)"
+		start=$(date +%s)
+		timeout --foreground -s KILL "$boot_tmo" "$qemu" -accel tcg -cpu max -m 2G -smp 2 \
+			-nographic -no-reboot -nic none -kernel "$kernel" -append "$cmdline" \
+			-fsdev local,id=root,path=/,security_model=none,readonly=on,multidevs=remap \
+			-device virtio-9p-pci,fsdev=root,mount_tag=/dev/root \
+			</dev/null >"$log" 2>&1
+		rc=$?
+		say "guest finished in $(( $(date +%s) - start ))s (qemu rc=$rc)"
+		tr -d '\r' <"$log" >"$log.tmp" && mv "$log.tmp" "$log"
+		info=$(grep -a '^PGLAB-INFO' "$log" | tail -1)
+		[ -n "$info" ] && say "${info#PGLAB-INFO }"
+		if ! grep -aq "^PGLAB-END knob=$k\$" "$log"; then
+			say "FAIL: no 'PGLAB-END knob=$k' on the console (timeout, panic or wrong knob); last lines:"
+			grep -av '^PGLAB ' "$log" | tail -15 | sed 's/^/    /' >&2
+			boot_fail=1
+		fi
+		grep -a '^PGLAB-STDERR' "$log" | head -20 | sed 's/^/    /' >&2
+		while read -r _ s v kn res d; do
+			[ "$kn" = "knob=$k" ] || continue
+			got[$s/$v/$k]=${res#result=}
+			det[$s/$v/$k]=${d#detail=}
+		done < <(grep -a '^PGLAB ' "$log")
+	fi
+done
+
+# --- matrix ---------------------------------------------------------------
+bad=0 skipped=0 cells=0
+declare -A skipwhy=()
+# One column per variant; a cell is "<knob0>/<knob1>" (order of --knobs),
+# "!" marks a cell that differs from expected.txt.
+short() { case $1 in coherent) echo ok ;; stale) echo STALE ;; skip) echo skip ;;
+	error) echo ERR ;; crash) echo CRASH ;; *) echo "$1" ;; esac; }
+w=$(printf '%s\n' "${scenarios[@]}" | awk '{ if (length > m) m = length } END { print m }')
+cw=$(( 7 * $(tr , '\n' <<<"$knobs" | grep -c .) + 2 ))
+[ $cw -lt 16 ] && cw=16
+printf "\n%-${w}s" "knob=${knobs//,//}"
+for v in ${variants//,/ }; do printf " %-${cw}s" "$v"; done
+echo
+report=
+for s in "${scenarios[@]}"; do
+	printf "%-${w}s" "$s"
+	for v in ${variants//,/ }; do
+		cell=
+		for k in ${knobs//,/ }; do
+			cells=$((cells + 1))
+			read -r er ec <<<"$(expect "$s" "$v" "$k")"
+			r=${got[$s/$v/$k]:-} d=${det[$s/$v/$k]:-}
+			mark=
+			if [ -n "${unavail[$v]:-}" ]; then
+				r=-; skipped=$((skipped + 1))
+			elif [ -z "$r" ]; then
+				r=MISSING mark='!'; bad=$((bad + 1))
+				report+="  $s $v knob=$k: no PGLAB line\n"
+			elif [ "$r" = skip ]; then
+				skipped=$((skipped + 1))
+				[ $strict = 1 ] && mark='!' && bad=$((bad + 1))
+				skipwhy[$v: $d]=$(( ${skipwhy[$v: $d]:-0} + 1 ))
+			elif [ "$er" = "?" ] || [ "$r" != "$er" ] || { [ -n "$ec" ] && [[ ",$d," != *",$ec,"* ]]; }; then
+				mark='!'; bad=$((bad + 1))
+				report+="  $s $v knob=$k: got $r ($d), expected $er $ec\n"
+			fi
+			cell+=${cell:+/}$(short "$r")$mark
+		done
+		printf " %-${cw}s" "$cell"
+	done
+	echo
+done
+echo
+[ -n "$report" ] && printf "unexpected:\n%b" "$report"
+for w in "${!skipwhy[@]}"; do echo "  skipped ${skipwhy[$w]}x  $w"; done | sort -k4
+say "kernel: $kernel"
+say "$cells cells, $bad unexpected, $skipped skipped/not run; logs in $workdir"
+if [ $bad -gt 0 ] || [ $boot_fail = 1 ]; then
+	say "FAIL"
+	exit 1
+fi
+[ -z "$run_variants" ] && skip "no runnable variant"
+say "PASS"
+exit 0

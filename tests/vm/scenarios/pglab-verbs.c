@@ -1,0 +1,252 @@
+/* SPDX-License-Identifier: MIT */
+/* pglab-libs: -libverbs */
+/* pglab-interposes: ibv_reg_mr */
+/*
+ * Verbs MR across fork(), over soft-RoCE (rxe) loopback: QP "a" owns the MR
+ * on private anonymous memory, QP "b" in the same process is the peer.
+ *
+ *   pglab-verbs --op rdma-read|rdma-write|send --child alive|exited
+ *               [--dev rxe0] [--dontfork] [--pinguard-api]
+ *
+ * rdma-read:  parent writes 'B' after fork; b RDMA-READs the MR: 'B' coherent,
+ *             'A' (fork-time data) stale.
+ * rdma-write: parent writes 'B' after fork; b RDMA-WRITEs 'C' into the MR;
+ *             parent sees 'C' coherent, 'B' stale.
+ * send:       parent writes 'B' after fork and posts a SEND from the MR on a
+ *             (the provider's send queue is used after fork too); b receives.
+ */
+#include "pglab-common.h"
+
+#include <getopt.h>
+#include <infiniband/verbs.h>
+#include <sys/wait.h>
+#include <time.h>
+
+static struct ibv_cq *cq;
+
+static void poll_one(const char *what)
+{
+	struct ibv_wc wc;
+	struct timespec t0, t;
+	int n;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		n = ibv_poll_cq(cq, 1, &wc);
+		if (n < 0)
+			FAIL("%s_poll=%d", what, n);
+		if (n == 1)
+			break;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if (t.tv_sec - t0.tv_sec > 10)
+			FAIL("%s_cq_timeout", what);
+	}
+	if (wc.status != IBV_WC_SUCCESS)
+		FAIL("%s_wc=%s", what, ibv_wc_status_str(wc.status));
+}
+
+static void connect_qp(struct ibv_qp *qp, uint32_t dqpn, union ibv_gid *gid, int gidx)
+{
+	struct ibv_qp_attr a = {
+		.qp_state = IBV_QPS_INIT, .port_num = 1, .pkey_index = 0,
+		.qp_access_flags = IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_READ |
+				   IBV_ACCESS_REMOTE_WRITE,
+	};
+	if (ibv_modify_qp(qp, &a, IBV_QP_STATE | IBV_QP_PKEY_INDEX | IBV_QP_PORT |
+			  IBV_QP_ACCESS_FLAGS))
+		FAIL("qp_init=%d", errno);
+	memset(&a, 0, sizeof(a));
+	a.qp_state = IBV_QPS_RTR;
+	a.path_mtu = IBV_MTU_1024;
+	a.dest_qp_num = dqpn;
+	a.max_dest_rd_atomic = 1;
+	a.min_rnr_timer = 12;
+	a.ah_attr.is_global = 1;
+	a.ah_attr.grh.dgid = *gid;
+	a.ah_attr.grh.sgid_index = gidx;
+	a.ah_attr.grh.hop_limit = 1;
+	a.ah_attr.port_num = 1;
+	if (ibv_modify_qp(qp, &a, IBV_QP_STATE | IBV_QP_AV | IBV_QP_PATH_MTU |
+			  IBV_QP_DEST_QPN | IBV_QP_RQ_PSN | IBV_QP_MAX_DEST_RD_ATOMIC |
+			  IBV_QP_MIN_RNR_TIMER))
+		FAIL("qp_rtr=%d", errno);
+	memset(&a, 0, sizeof(a));
+	a.qp_state = IBV_QPS_RTS;
+	a.timeout = 14;
+	a.retry_cnt = 7;
+	a.rnr_retry = 7;
+	a.max_rd_atomic = 1;
+	if (ibv_modify_qp(qp, &a, IBV_QP_STATE | IBV_QP_TIMEOUT | IBV_QP_RETRY_CNT |
+			  IBV_QP_RNR_RETRY | IBV_QP_SQ_PSN | IBV_QP_MAX_QP_RD_ATOMIC))
+		FAIL("qp_rts=%d", errno);
+}
+
+/* A GID usable for loopback: prefer the IPv4-mapped one (RoCE v2). */
+static int pick_gid(struct ibv_context *ctx, union ibv_gid *gid)
+{
+	static const uint8_t v4[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+	union ibv_gid g;
+	int any = -1;
+
+	for (int i = 0; i < 16; i++) {
+		if (ibv_query_gid(ctx, 1, i, &g))
+			break;
+		if (!memcmp(g.raw, v4, 12)) {
+			*gid = g;
+			return i;
+		}
+		if (any < 0 && (g.global.subnet_prefix || g.global.interface_id)) {
+			any = i;
+			*gid = g;
+		}
+	}
+	return any;
+}
+
+static struct ibv_qp *make_qp(struct ibv_pd *pd)
+{
+	struct ibv_qp_init_attr ia = {
+		.send_cq = cq, .recv_cq = cq, .qp_type = IBV_QPT_RC,
+		.cap = { .max_send_wr = 4, .max_recv_wr = 4, .max_send_sge = 1, .max_recv_sge = 1 },
+	};
+	struct ibv_qp *qp = ibv_create_qp(pd, &ia);
+
+	if (!qp)
+		FAIL("create_qp=%d", errno);
+	return qp;
+}
+
+int main(int argc, char **argv)
+{
+	const char *op = "rdma-read", *child = "alive", *devname = "rxe0";
+	int dontfork = 0, use_api = 0, c;
+	static const struct option opts[] = {
+		{ "op", 1, 0, 'o' }, { "child", 1, 0, 'c' }, { "dev", 1, 0, 'D' },
+		{ "dontfork", 0, 0, 'd' }, { "pinguard-api", 0, 0, 'p' }, { 0 }
+	};
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'o': op = optarg; break;
+		case 'c': child = optarg; break;
+		case 'D': devname = optarg; break;
+		case 'd': dontfork = 1; break;
+		case 'p': use_api = 1; break;
+		default: FAIL("usage");
+		}
+	}
+	int alive = !strcmp(child, "alive");
+	int is_read = !strcmp(op, "rdma-read"), is_write = !strcmp(op, "rdma-write");
+
+	if (!is_read && !is_write && strcmp(op, "send"))
+		FAIL("bad_op=%s", op);
+
+	struct ibv_device **list = ibv_get_device_list(NULL), *dev = NULL;
+	for (int i = 0; list && list[i]; i++)
+		if (!strcmp(ibv_get_device_name(list[i]), devname))
+			dev = list[i];
+	if (!dev)
+		SKIP("no_device_%s", devname);
+	struct ibv_context *ctx = ibv_open_device(dev);
+	if (!ctx)
+		FAIL("open_device=%d", errno);
+	union ibv_gid gid;
+	int gidx = pick_gid(ctx, &gid);
+	if (gidx < 0)
+		SKIP("no_gid");
+	struct ibv_pd *pd = ibv_alloc_pd(ctx);
+	cq = ibv_create_cq(ctx, 16, NULL, NULL, 0);
+	if (!pd || !cq)
+		FAIL("pd_cq=%d", errno);
+
+	size_t len;
+	char *buf = alloc_mem("4k", &len);
+	char *peer = alloc_mem("4k", &len);
+	memset(buf, 'A', len);
+	/* The peer stands for another process: keep it out of the fork. */
+	memset(peer, is_write ? 'C' : 'P', len);
+	if (madvise(peer, len, MADV_DONTFORK))
+		FAIL("madv_dontfork=%d", errno);
+	api_pin(use_api, buf, len);
+	if (dontfork && madvise(buf, len, MADV_DONTFORK))
+		FAIL("madv_dontfork=%d", errno);
+	int acc = IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_READ | IBV_ACCESS_REMOTE_WRITE;
+	struct ibv_mr *mr = ibv_reg_mr(pd, buf, len, acc);
+	struct ibv_mr *pmr = ibv_reg_mr(pd, peer, len, acc);
+	if (!mr || !pmr)
+		FAIL("reg_mr=%d", errno);
+	struct ibv_qp *qa = make_qp(pd), *qb = make_qp(pd);
+	connect_qp(qa, qb->qp_num, &gid, gidx);
+	connect_qp(qb, qa->qp_num, &gid, gidx);
+	detail("gid=%d", gidx);
+
+	int go[2], rep[2];
+	if (pipe(go) || pipe(rep))
+		FAIL("pipe=%d", errno);
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid < 0)
+		FAIL("fork=%d", errno);
+	if (pid == 0) {
+		char v = 'N';
+
+		if (alive) {
+			if (read(go[0], &v, 1) != 1)
+				_exit(1);
+			v = child_view(buf, len, 'A');
+			if (write(rep[1], &v, 1) != 1)
+				_exit(1);
+		}
+		_exit(0);
+	}
+	if (!alive && waitpid(pid, NULL, 0) != pid)
+		FAIL("waitpid=%d", errno);
+
+	memset(buf, 'B', len); /* the parent's post-fork write */
+
+	struct ibv_sge sge;
+	struct ibv_send_wr wr = { .num_sge = 1, .sg_list = &sge, .send_flags = IBV_SEND_SIGNALED }, *bad;
+	struct ibv_recv_wr rwr = { .num_sge = 1, .sg_list = &sge }, *rbad;
+	const char *result;
+	if (is_read || is_write) {
+		sge = (struct ibv_sge){ (uintptr_t)peer, len, pmr->lkey };
+		wr.opcode = is_read ? IBV_WR_RDMA_READ : IBV_WR_RDMA_WRITE;
+		wr.wr.rdma.remote_addr = (uintptr_t)buf;
+		wr.wr.rdma.rkey = mr->rkey;
+		if (ibv_post_send(qb, &wr, &bad))
+			FAIL("post_send=%d", errno);
+		poll_one(op);
+	} else {
+		sge = (struct ibv_sge){ (uintptr_t)peer, len, pmr->lkey };
+		if (ibv_post_recv(qb, &rwr, &rbad))
+			FAIL("post_recv=%d", errno);
+		sge = (struct ibv_sge){ (uintptr_t)buf, len, mr->lkey };
+		wr.opcode = IBV_WR_SEND;
+		if (ibv_post_send(qa, &wr, &bad))
+			FAIL("post_send=%d", errno);
+		poll_one("send");
+		poll_one("recv");
+	}
+	if (is_write)
+		result = all_eq(buf, len, 'C') ? "coherent" : all_eq(buf, len, 'B') ? "stale" : "mixed";
+	else
+		result = all_eq(peer, len, 'B') ? "coherent" : all_eq(peer, len, 'A') ? "stale" : "mixed";
+	if (!strcmp(result, "mixed")) {
+		detail("mixed");
+		result = "stale";
+	}
+
+	char v = 'N';
+	if (alive) {
+		if (write(go[1], "x", 1) != 1 || read(rep[0], &v, 1) != 1)
+			FAIL("child_pipe=%d", errno);
+		waitpid(pid, NULL, 0);
+	}
+	detail("child=%s", child_word(v));
+	ibv_destroy_qp(qa);
+	ibv_destroy_qp(qb);
+	ibv_dereg_mr(mr);
+	ibv_dereg_mr(pmr);
+	api_unpin(use_api, buf, len);
+	finish(result);
+}
