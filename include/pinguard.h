@@ -92,7 +92,8 @@ struct pinguard_config {
 
 /* Declare [addr, addr+len) pinned. The range is widened to whole pages of
  * the mapping. -EINVAL: bad flags, NULL, zero length or overflow;
- * -ENOMEM: part of the range is not mapped, or no memory for bookkeeping. */
+ * -EFAULT: part of the range is not mapped; -ENOMEM: no memory for
+ * bookkeeping; in dontfork mode, madvise()'s error. */
 int pinguard_pin(void *addr, size_t len, unsigned int flags);
 
 /* Release one earlier pin of those pages. -ENOENT if a page in the range

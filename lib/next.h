@@ -32,13 +32,21 @@ bool pg_wrap_pin(const void *addr, size_t len, bool readonly,
 		 enum pg_source src);
 void pg_wrap_unpin(const void *addr, size_t len, enum pg_source src);
 
-/* Registrations by handle (MR, umem): handle -> range. */
+/* Registrations by handle (MR, umem, ring): handle -> range. Read by
+ * `pinguard status`: a layout change must bump PG_STATE_VERSION. */
 struct pg_reg_entry {
 	const void *key;
 	uintptr_t addr;
 	size_t len;
 	uint32_t flags;		/* wrapper-specific (access flags) */
 	uint8_t src;
+};
+
+/* An io_uring ring's entry: addr points to len of these, one per slot. */
+struct pg_uring_slot {
+	void *addr;
+	size_t len;
+	bool pinned;
 };
 
 int pg_handle_put(const struct pg_reg_entry *e);

@@ -10,6 +10,8 @@
 
 #define PG_NIL 0u
 
+/* Read from other processes by `pinguard status` (tools/status.c): a
+ * layout change here must bump PG_STATE_VERSION (internal.h). */
 struct pg_seg {
 	uintptr_t start, end;
 	uint32_t nlong, nshort;	/* long-term / short-term pins on each page */

@@ -14,11 +14,7 @@
 
 #define URING "liburing.so.2"
 
-struct slot {
-	void *addr;
-	size_t len;
-	bool pinned;
-};
+#define slot pg_uring_slot
 
 static void unpin_slots(struct slot *s, unsigned n)
 {

@@ -26,14 +26,9 @@
 #define MAX_HTAB (1u << 24)
 #define MAX_URING_SLOTS 65536
 
-/* wrap_uring.c's per-ring slot array, which a PG_SRC_IO_URING handle
- * entry points to (addr = array, len = slots). Private to the library:
- * keep in sync (see the report on moving it to next.h). */
-struct uring_slot {
-	void *addr;
-	size_t len;
-	bool pinned;
-};
+/* A PG_SRC_IO_URING handle entry points to its ring's slot array
+ * (addr = array, len = slots): struct pg_uring_slot from next.h. */
+#define uring_slot pg_uring_slot
 
 struct range {
 	uintptr_t start, end;
