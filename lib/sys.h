@@ -30,7 +30,8 @@ static inline long pg_syscall_ret(long ret, int saved)
 static inline int pg_sys_open(const char *path, int flags)
 {
 	PG_INJECT_RET(PG_FAULT_PROC);
-	return (int)PG_SYSCALL(SYS_openat, AT_FDCWD, path, flags, 0);
+	/* a file we create (the log) is the user's alone: 0600 */
+	return (int)PG_SYSCALL(SYS_openat, AT_FDCWD, path, flags, 0600);
 }
 
 static inline ssize_t pg_sys_read(int fd, void *buf, size_t n)

@@ -12,6 +12,8 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
+#include <sys/stat.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include "../common.h"
@@ -384,6 +386,39 @@ static void log_info_reports_guarded_fork(void **state)
 	free(r);
 }
 
+/* The log file goes where PINGUARD_LOG_FILE says, created readable and
+ * writable by the user only. */
+static void log_file_is_private(void **state)
+{
+	char path[] = "/tmp/pinguard-log-XXXXXX", envf[64], buf[4096];
+	char *env[] = { "PINGUARD_LOG=info", "PINGUARD_MODE=copy", envf, NULL };
+	struct run *r = calloc(1, sizeof(*r));
+	struct stat st;
+	ssize_t n;
+	int fd;
+
+	(void)state;
+	assert_non_null(r);
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	unlink(path);
+	snprintf(envf, sizeof(envf), "PINGUARD_LOG_FILE=%s", path);
+	spawn(r, "config", env);
+	expect_not_in(r->err, "fork guarded");
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	fd = open(path, O_RDONLY);
+	assert_true(fd >= 0);
+	n = read(fd, buf, sizeof(buf) - 1);
+	assert_true(n > 0);
+	buf[n] = 0;
+	expect_in(buf, "fork guarded");
+	close(fd);
+	unlink(path);
+	free(r);
+}
+
 static void kernel_override_unpatched(void **state)
 {
 	struct run *r = calloc(1, sizeof(*r));
@@ -469,6 +504,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(mixed_case_values_accepted),
 		cmocka_unit_test(stats_summary_at_exit),
 		cmocka_unit_test(log_info_reports_guarded_fork),
+		cmocka_unit_test(log_file_is_private),
 		cmocka_unit_test(kernel_override_unpatched),
 		cmocka_unit_test(kernel_override_patched),
 		cmocka_unit_test(configured_mode_wins_over_kernel),
