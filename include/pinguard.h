@@ -48,6 +48,12 @@ enum pinguard_kernel {
 	PINGUARD_KERNEL_UNPATCHED,	/* shares them copy-on-write: needs us */
 };
 
+/* What ibv_fork_init() does (PINGUARD_FORK_INIT). */
+enum pinguard_fork_init {
+	PINGUARD_FORK_INIT_PASSTHROUGH = 0, /* rdma-core's own, as usual */
+	PINGUARD_FORK_INIT_TAKEOVER,	/* copy mode answers it instead */
+};
+
 /* Why the mode in force is what it is. */
 enum pinguard_reason {
 	PINGUARD_REASON_CONFIGURED = 0,	/* PINGUARD_MODE or pinguard_configure() */
@@ -65,6 +71,7 @@ struct pinguard_mode_info {
 	enum pinguard_kernel kernel;	/* what detection found */
 	enum pinguard_pretouch pretouch;
 	enum pinguard_scope scope;
+	enum pinguard_fork_init fork_init; /* in force (after fallbacks) */
 };
 
 struct pinguard_stats {
@@ -88,6 +95,7 @@ struct pinguard_config {
 	enum pinguard_pretouch pretouch;
 	enum pinguard_scope scope;
 	enum pinguard_kernel kernel;	/* UNKNOWN: detect (auto mode) */
+	enum pinguard_fork_init fork_init;
 };
 
 /* Declare [addr, addr+len) pinned. The range is widened to whole pages of

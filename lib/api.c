@@ -4,6 +4,12 @@
 
 #include "internal.h"
 
+/* wrap_fork_init.c, when the verbs wrappers are built */
+__attribute__((weak)) bool pg_fork_init_taken(void)
+{
+	return false;
+}
+
 int pinguard_get_mode(struct pinguard_mode_info *info)
 {
 	if (!info)
@@ -16,6 +22,8 @@ int pinguard_get_mode(struct pinguard_mode_info *info)
 	info->pretouch = pg.cfg.pretouch;
 	info->scope = pg.cfg.scope;
 	pg_unlock();
+	info->fork_init = pg_fork_init_taken() ? PINGUARD_FORK_INIT_TAKEOVER :
+						 PINGUARD_FORK_INIT_PASSTHROUGH;
 	return 0;
 }
 

@@ -37,6 +37,10 @@ static const struct choice levels[] = {
 	{ "warn", PG_LOG_WARN }, { "info", PG_LOG_INFO },
 	{ "debug", PG_LOG_DEBUG }, { NULL, 0 }
 };
+static const struct choice fork_inits[] = {
+	{ "passthrough", PINGUARD_FORK_INIT_PASSTHROUGH },
+	{ "takeover", PINGUARD_FORK_INIT_TAKEOVER }, { NULL, 0 }
+};
 static const struct choice booleans[] = {
 	{ "0", 0 }, { "no", 0 }, { "false", 0 }, { "off", 0 },
 	{ "1", 1 }, { "yes", 1 }, { "true", 1 }, { "on", 1 }, { NULL, 0 }
@@ -98,6 +102,8 @@ void pg_config_from_env(void)
 	pg.cfg.kernel = env_choice("PINGUARD_KERNEL", kernels,
 				   PINGUARD_KERNEL_UNKNOWN);
 	pg.stats_at_exit = env_choice("PINGUARD_STATS", booleans, 0);
+	pg.cfg.fork_init = env_choice("PINGUARD_FORK_INIT", fork_inits,
+				      PINGUARD_FORK_INIT_PASSTHROUGH);
 	pg.effective = pg.cfg.mode;
 	pg.reason = pg.cfg.mode == PINGUARD_MODE_AUTO ?
 		    PINGUARD_REASON_PENDING : PINGUARD_REASON_CONFIGURED;
@@ -139,7 +145,8 @@ static bool valid_config(const struct pinguard_config *c)
 	return (unsigned)c->mode <= PINGUARD_MODE_OFF &&
 	       (unsigned)c->pretouch <= PINGUARD_PRETOUCH_NEVER &&
 	       (unsigned)c->scope <= PINGUARD_SCOPE_ALL &&
-	       (unsigned)c->kernel <= PINGUARD_KERNEL_UNPATCHED;
+	       (unsigned)c->kernel <= PINGUARD_KERNEL_UNPATCHED &&
+	       (unsigned)c->fork_init <= PINGUARD_FORK_INIT_TAKEOVER;
 }
 
 int pinguard_get_config(struct pinguard_config *cfg, size_t size)

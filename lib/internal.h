@@ -89,6 +89,9 @@ int pg_dofork_except_foreign(uintptr_t start, uintptr_t end) PG_HIDDEN;
 void pg_retry_dofork(void) PG_HIDDEN;
 void pg_retry_reset_child(void) PG_HIDDEN;
 
+/* wrap_fork_init.c: fork-init takeover in force */
+bool pg_fork_init_taken(void) PG_HIDDEN;
+
 /* fork.c */
 void pg_fork_reset_child(void) PG_HIDDEN;
 

@@ -36,6 +36,7 @@ static const char usage_text[] =
 "  --mode auto|copy|dontfork|off     policy at fork (default auto)\n"
 "  --pretouch auto|always|never      make pages private before pinning\n"
 "  --scope longterm|all              guard short-term pins too with 'all'\n"
+"  --fork-init passthrough|takeover  with copy mode, answer ibv_fork_init()\n"
 "  --kernel patched|unpatched        skip kernel detection in auto mode\n"
 "  --log none|error|warn|info|debug  log to stderr (or --log-file FILE)\n"
 "  --log-file FILE                   log to FILE instead of stderr\n"
@@ -153,6 +154,8 @@ int cmd_run(int argc, char **argv)
 						  NULL };
 	static const char *const scopes[] = { "longterm", "all", NULL };
 	static const char *const kernels[] = { "patched", "unpatched", NULL };
+	static const char *const fork_inits[] = { "passthrough", "takeover",
+						  NULL };
 	static const char *const levels[] = { "none", "error", "warn", "info",
 					      "debug", NULL };
 	static const struct option opts[] = {
@@ -160,6 +163,7 @@ int cmd_run(int argc, char **argv)
 		{ "pretouch", required_argument, NULL, 'p' },
 		{ "scope", required_argument, NULL, 's' },
 		{ "kernel", required_argument, NULL, 'k' },
+		{ "fork-init", required_argument, NULL, 'F' },
 		{ "log", required_argument, NULL, 'l' },
 		{ "log-file", required_argument, NULL, 'f' },
 		{ "stats", no_argument, NULL, 'S' },
@@ -178,6 +182,7 @@ int cmd_run(int argc, char **argv)
 		case 'p': var = "PINGUARD_PRETOUCH"; choices = pretouches; break;
 		case 's': var = "PINGUARD_SCOPE"; choices = scopes; break;
 		case 'k': var = "PINGUARD_KERNEL"; choices = kernels; break;
+		case 'F': var = "PINGUARD_FORK_INIT"; choices = fork_inits; break;
 		case 'l': var = "PINGUARD_LOG"; choices = levels; break;
 		case 'f':
 			if (!*optarg)
