@@ -8,6 +8,8 @@
 #   pglab.lib=PATH       libpinguard.so for preload-* variants (in the guest)
 #   pglab.timeout=SEC    per-scenario timeout
 #   pglab.nopreload=LIST programs the library has no interposer for
+# scenarios.list lines may start their arguments with @variants=, @knobs=,
+# @timeout= (see the loop at the end).
 # Output: "PGLAB <scenario> <variant> knob=<0|1> result=<r> detail=<d>" lines.
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export HOME=/tmp LANG=C TMPDIR=/tmp
@@ -102,13 +104,39 @@ run_one() { # run_one NAME VARIANT PROG ARGS...
 	[ -s /tmp/stderr ] && sed "s/^/PGLAB-STDERR $name $variant: /" /tmp/stderr | head -5
 }
 
+# in_list WORD GLOBLIST: WORD matches one of the comma-separated globs.
+in_list() {
+	local g
+	for g in ${2//,/ }; do
+		# shellcheck disable=SC2053 # globs on purpose
+		[[ $1 == $g ]] && return 0
+	done
+	return 1
+}
+
 echo "PGLAB-BEGIN knob=$knob"
+set -f # list lines and globs are words, never file names
 while read -r name prog args; do
 	case $name in ''|'#'*) continue ;; esac
 	[ "$scen" = all ] || [[ ",$scen," == *",$name,"* ]] || continue
+	# Leading @key=value words of the list line: @variants=GLOBS, @knobs=LIST
+	# restrict where the scenario runs (other cells print nothing; run-lab.sh
+	# shows them as '-'), @timeout=SEC replaces pglab.timeout for it.
+	only_v='*' only_k='*' stmo=$tmo
+	set -- $args
+	while [ $# -gt 0 ]; do
+		case $1 in
+		@variants=*) only_v=${1#*=} ;;
+		@knobs=*) only_k=${1#*=} ;;
+		@timeout=*) stmo=${1#*=} ;;
+		*) break ;;
+		esac
+		shift
+	done
+	in_list "$knob" "$only_k" || continue
 	for v in ${variants//,/ }; do
-		# shellcheck disable=SC2086 # args are words by design
-		run_one "$name" "$v" "$prog" $args </dev/null
+		in_list "$v" "$only_v" || continue
+		tmo=$stmo run_one "$name" "$v" "$prog" "$@" </dev/null
 	done
 done < /run/pglab/scenarios.list
 echo "PGLAB-END knob=$knob"

@@ -145,8 +145,37 @@ for v in ${variants//,/ }; do
 	run_variants+=${run_variants:+,}$v
 done
 
-# scenario names, in list order
+# scenario names, in list order; leading @variants=/@knobs=/@timeout= words
+# of a list line restrict it (cells outside are '-', not run) or give it its
+# own per-cell timeout in the guest.
 mapfile -t scenarios < <(awk '!/^#/ && NF {print $1}' "$here/scenarios.list")
+declare -A only_v=() only_k=() stmo=()
+while read -r s _ a; do
+	case $s in ''|'#'*) continue ;; esac
+	set -f
+	for w in $a; do
+		case $w in
+		@variants=*) only_v[$s]=${w#*=} ;;
+		@knobs=*) only_k[$s]=${w#*=} ;;
+		@timeout=*) stmo[$s]=${w#*=} ;;
+		*) break ;;
+		esac
+	done
+	set +f
+done < "$here/scenarios.list"
+in_list() { # in_list WORD GLOBLIST
+	local g
+	set -f
+	for g in ${2//,/ }; do
+		# shellcheck disable=SC2053 # globs on purpose
+		[[ $1 == $g ]] && { set +f; return 0; }
+	done
+	set +f
+	return 1
+}
+listed() { # listed SCENARIO VARIANT KNOB: does scenarios.list run this cell?
+	in_list "$2" "${only_v[$1]:-*}" && in_list "$3" "${only_k[$1]:-*}"
+}
 if [ "$scen" != all ]; then
 	sel=()
 	for s in ${scen//,/ }; do
@@ -155,12 +184,26 @@ if [ "$scen" != all ]; then
 	done
 	scenarios=("${sel[@]}")
 fi
-nv=$(tr , '\n' <<<"$run_variants" | grep -c .)
 [ "${#scenarios[@]}" -gt 0 ] || skip "no scenarios selected"
-[ -z "$boot_tmo" ] && boot_tmo=$((120 + 6 * ${#scenarios[@]} * nv))
+# per boot: 120 s + 6 s a cell (@timeout= cells: that); no cell, no boot
+declare -A ncells=()
+tmo_max=0
+for k in ${knobs//,/ }; do
+	t=120 ncells[$k]=0
+	for s in "${scenarios[@]}"; do
+		for v in ${run_variants//,/ }; do
+			listed "$s" "$v" "$k" || continue
+			t=$((t + ${stmo[$s]:-6})) ncells[$k]=$((ncells[$k] + 1))
+		done
+	done
+	[ $t -gt $tmo_max ] && tmo_max=$t
+done
+[ -z "$boot_tmo" ] && boot_tmo=$tmo_max
+[ -n "$run_variants" ] && [ "$(IFS=+; echo $(( ${ncells[*]} )))" = 0 ] &&
+	skip "no cell to run (scenarios.list @variants/@knobs exclude them all)"
 
 # --- expected results (expected.txt, first matching rule wins) ------------
-expect() { # expect SCENARIO VARIANT KNOB -> "result [child=x]"
+expect() { # expect SCENARIO VARIANT KNOB -> "result [key=value...]"
 	local sg vg k r c
 	while read -r sg vg k r c; do
 		case $sg in ''|'#'*) continue ;; esac
@@ -171,11 +214,14 @@ expect() { # expect SCENARIO VARIANT KNOB -> "result [child=x]"
 }
 
 # --- boot once per knob value ---------------------------------------------
-declare -A got=() det=()
+declare -A got=() det=() ext=()
 boot_fail=0
 for k in ${knobs//,/ }; do
 	log=$workdir/console-knob$k.log
-	if [ -n "$run_variants" ]; then
+	rm -f "$log"
+	if [ -n "$run_variants" ] && [ "${ncells[$k]}" = 0 ]; then
+		say "fork_early_cow=$k: no cell to run (scenarios.list @variants/@knobs), not booting"
+	elif [ -n "$run_variants" ]; then
 		cmdline="root=/dev/root rootfstype=9p rootflags=trans=virtio,version=9p2000.L,msize=262144 ro"
 		cmdline+=" console=ttyS0 loglevel=4 panic=-1 init=$here/guest-init.sh fork_early_cow=$k"
 		cmdline+=" pglab.dir=$workdir pglab.scen=$(IFS=,; echo "${scenarios[*]}") pglab.variants=$run_variants"
@@ -198,17 +244,27 @@ for k in ${knobs//,/ }; do
 			boot_fail=1
 		fi
 		grep -a '^PGLAB-STDERR' "$log" | head -20 | sed 's/^/    /' >&2
-		while read -r _ s v kn res d; do
+		while read -r _ s v kn res d x; do
 			[ "$kn" = "knob=$k" ] || continue
 			got[$s/$v/$k]=${res#result=}
 			det[$s/$v/$k]=${d#detail=}
+			ext[$s/$v/$k]=$x # "mode=.. reason=.. kernel=.." (pinguard loaded)
 		done < <(grep -a '^PGLAB ' "$log")
 	fi
 done
 
 # --- matrix ---------------------------------------------------------------
-bad=0 skipped=0 cells=0
-declare -A skipwhy=()
+bad=0 skipped=0 cells=0 unlisted=0
+declare -A skipwhy=() modes=()
+# fields_ok "key=value..." DETAIL EXTRA: each rule field is one of the
+# detail's comma-separated items (child=...) or an extra word (mode=...).
+fields_ok() {
+	local f
+	for f in $1; do
+		[[ ",$2," == *",$f,"* || " $3 " == *" $f "* ]] || return 1
+	done
+	return 0
+}
 # One column per variant; a cell is "<knob0>/<knob1>" (order of --knobs),
 # "!" marks a cell that differs from expected.txt.
 short() { case $1 in coherent) echo ok ;; stale) echo STALE ;; skip) echo skip ;;
@@ -227,10 +283,13 @@ for s in "${scenarios[@]}"; do
 		for k in ${knobs//,/ }; do
 			cells=$((cells + 1))
 			read -r er ec <<<"$(expect "$s" "$v" "$k")"
-			r=${got[$s/$v/$k]:-} d=${det[$s/$v/$k]:-}
+			r=${got[$s/$v/$k]:-} d=${det[$s/$v/$k]:-} x=${ext[$s/$v/$k]:-}
+			[ -n "$x" ] && modes[$v knob=$k: $x]=$(( ${modes[$v knob=$k: $x]:-0} + 1 ))
 			mark=
 			if [ -n "${unavail[$v]:-}" ]; then
 				r=-; skipped=$((skipped + 1))
+			elif ! listed "$s" "$v" "$k"; then
+				r=-; unlisted=$((unlisted + 1))
 			elif [ -z "$r" ]; then
 				r=MISSING mark='!'; bad=$((bad + 1))
 				report+="  $s $v knob=$k: no PGLAB line\n"
@@ -238,9 +297,9 @@ for s in "${scenarios[@]}"; do
 				skipped=$((skipped + 1))
 				[ $strict = 1 ] && mark='!' && bad=$((bad + 1))
 				skipwhy[$v: $d]=$(( ${skipwhy[$v: $d]:-0} + 1 ))
-			elif [ "$er" = "?" ] || [ "$r" != "$er" ] || { [ -n "$ec" ] && [[ ",$d," != *",$ec,"* ]]; }; then
+			elif [ "$er" = "?" ] || [ "$r" != "$er" ] || ! fields_ok "$ec" "$d" "$x"; then
 				mark='!'; bad=$((bad + 1))
-				report+="  $s $v knob=$k: got $r ($d), expected $er $ec\n"
+				report+="  $s $v knob=$k: got $r ($d${x:+ $x}), expected $er $ec\n"
 			fi
 			cell+=${cell:+/}$(short "$r")$mark
 		done
@@ -251,8 +310,11 @@ done
 echo
 [ -n "$report" ] && printf "unexpected:\n%b" "$report"
 for w in "${!skipwhy[@]}"; do echo "  skipped ${skipwhy[$w]}x  $w"; done | sort -k4
+# pinguard's mode decision as the programs saw it after their first pin.
+[ ${#modes[@]} -gt 0 ] && echo "pinguard modes (cells):"
+for w in "${!modes[@]}"; do printf "  %-22s %s (%d)\n" "${w%%:*}" "${w#*: }" "${modes[$w]}"; done | sort
 say "kernel: $kernel"
-say "$cells cells, $bad unexpected, $skipped skipped/not run; logs in $workdir"
+say "$cells cells, $bad unexpected, $skipped skipped/not run, $unlisted outside scenarios.list's @variants/@knobs; logs in $workdir"
 if [ $bad -gt 0 ] || [ $boot_fail = 1 ]; then
 	say "FAIL"
 	exit 1

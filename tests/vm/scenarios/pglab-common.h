@@ -8,6 +8,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include <dlfcn.h>
 #include <errno.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -25,6 +26,7 @@
 #define HPAGE (2UL << 20)
 
 static char pglab_detail[512];
+static char pglab_mode[160]; /* " mode=.. reason=.. kernel=..", see note_mode() */
 
 static inline void detail(const char *fmt, ...)
 {
@@ -40,7 +42,8 @@ static inline void detail(const char *fmt, ...)
 
 static inline void finish(const char *result)
 {
-	printf("result=%s detail=%s\n", result, pglab_detail[0] ? pglab_detail : "-");
+	printf("result=%s detail=%s%s\n", result, pglab_detail[0] ? pglab_detail : "-",
+	       pglab_mode);
 	fflush(stdout);
 	exit(!strcmp(result, "skip") ? 77 : !strcmp(result, "error") ? 1 : 0);
 }
@@ -132,6 +135,35 @@ static inline const char *child_word(char c)
 	return c == 'F' ? "forktime" : c == 'S' ? "nomap" : c == 'O' ? "other" : "none";
 }
 
+/* pinguard's mode decision, for the result line: " mode=<effective>
+ * reason=<why> kernel=<detected>". Call it after the first pin (api_pin()
+ * does; call it again after the registration, which is where a preloaded
+ * libpinguard pins). -api builds call the API; plain builds look it up with
+ * dlsym(RTLD_DEFAULT) so they find it only when libpinguard is preloaded
+ * (no pinguard: no fields). */
+static inline void note_mode(void)
+{
+#ifdef HAVE_PINGUARD
+	struct pinguard_mode_info mi;
+
+	if (pinguard_get_mode(&mi) == 0)
+		snprintf(pglab_mode, sizeof(pglab_mode), " mode=%s reason=%s kernel=%s",
+			 pinguard_mode_name(mi.effective), pinguard_reason_name(mi.reason),
+			 pinguard_kernel_name(mi.kernel));
+#else
+	/* Same layout as struct pinguard_mode_info (six enums). */
+	struct { int configured, effective, reason, kernel, pretouch, scope; } mi;
+	int (*get)(void *) = (int (*)(void *))dlsym(RTLD_DEFAULT, "pinguard_get_mode");
+	const char *(*mname)(int) = (const char *(*)(int))dlsym(RTLD_DEFAULT, "pinguard_mode_name");
+	const char *(*rname)(int) = (const char *(*)(int))dlsym(RTLD_DEFAULT, "pinguard_reason_name");
+	const char *(*kname)(int) = (const char *(*)(int))dlsym(RTLD_DEFAULT, "pinguard_kernel_name");
+
+	if (get && mname && rname && kname && get(&mi) == 0)
+		snprintf(pglab_mode, sizeof(pglab_mode), " mode=%s reason=%s kernel=%s",
+			 mname(mi.effective), rname(mi.reason), kname(mi.kernel));
+#endif
+}
+
 /* --pinguard-api: declare the range pinned before the real registration. */
 static inline void api_pin(int use, void *buf, size_t len)
 {
@@ -143,6 +175,7 @@ static inline void api_pin(int use, void *buf, size_t len)
 	if (r)
 		FAIL("pinguard_pin=%d", r);
 	detail("api=%s", getenv("PINGUARD_MODE") ? getenv("PINGUARD_MODE") : "default");
+	note_mode();
 #else
 	(void)buf, (void)len;
 	SKIP("built_without_pinguard");

@@ -62,6 +62,7 @@ int main(int argc, char **argv)
 	r = io_uring_register_buffers(&ring, &iov, 1);
 	if (r)
 		FAIL("register_buffers=%d", r);
+	note_mode(); /* after the first pin: api_pin() or the preloaded wrapper */
 
 	/* The file lives on the guest's tmpfs: no O_DIRECT needed, the copy
 	 * to/from the page cache goes through the registered (pinned) pages. */

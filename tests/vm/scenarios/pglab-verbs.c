@@ -175,6 +175,7 @@ int main(int argc, char **argv)
 	struct ibv_mr *pmr = ibv_reg_mr(pd, peer, len, acc);
 	if (!mr || !pmr)
 		FAIL("reg_mr=%d", errno);
+	note_mode(); /* after the first pin: api_pin() or the preloaded wrapper */
 	struct ibv_qp *qa = make_qp(pd), *qb = make_qp(pd);
 	connect_qp(qa, qb->qp_num, &gid, gidx);
 	connect_qp(qb, qa->qp_num, &gid, gidx);
