@@ -74,12 +74,17 @@ void pinguard_fork_parent(void)
 }
 
 /* The child owns no pins: the device holds the parent's pages. Start it
- * from an empty registry, without freeing anything. */
-void pg_fork_reset_child(void)
+ * from an empty registry, without freeing anything. held: this thread
+ * took the lock in prepare and unlocks it properly; otherwise another
+ * thread (gone in the child) may have held it: reinitialise. */
+void pg_fork_reset_child(bool held)
 {
 	pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
 
-	memcpy(&pg.lock, &fresh, sizeof(fresh));
+	if (held)
+		pthread_mutex_unlock(&pg.lock);
+	else
+		memcpy(&pg.lock, &fresh, sizeof(fresh));
 	pg_reg_reset(&pg.reg);
 	pg_reg_reset(&pg.foreign);
 	memset(&pg.cnt, 0, sizeof(pg.cnt));
@@ -95,10 +100,12 @@ void pinguard_fork_child(void)
 {
 	int saved = errno;
 
-	if (t_locked)
+	bool held = t_locked;
+
+	if (held)
 		pg_plan_copy_child();
 	t_locked = false;
 	t_unguarded = false;
-	pg_fork_reset_child();
+	pg_fork_reset_child(held);
 	errno = saved;
 }

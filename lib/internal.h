@@ -93,7 +93,7 @@ void pg_retry_reset_child(void) PG_HIDDEN;
 bool pg_fork_init_taken(void) PG_HIDDEN;
 
 /* fork.c */
-void pg_fork_reset_child(void) PG_HIDDEN;
+void pg_fork_reset_child(bool held) PG_HIDDEN;
 
 static inline uintptr_t pg_align_down(uintptr_t x, uintptr_t a)
 {
