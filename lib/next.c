@@ -47,6 +47,21 @@ bool pg_wrap_pin(const void *addr, size_t len, bool readonly,
 	return ret == 0;
 }
 
+void pg_wrap_registered(const void *handle, bool pinned, const void *addr,
+			size_t len, uint32_t flags, enum pg_source src)
+{
+	int saved = errno;
+	struct pg_reg_entry e = {
+		.key = handle, .addr = (uintptr_t)addr, .len = len,
+		.flags = flags, .src = (uint8_t)src,
+	};
+
+	pg_wrap_depth--;
+	if (pinned && (!handle || pg_handle_put(&e)))
+		pg_wrap_unpin(addr, len, src);
+	errno = saved;
+}
+
 void pg_wrap_unpin(const void *addr, size_t len, enum pg_source src)
 {
 	int ret = pinguard_unpin((void *)addr, len);

@@ -31,6 +31,13 @@ enum pg_source {
 bool pg_wrap_pin(const void *addr, size_t len, bool readonly,
 		 enum pg_source src);
 void pg_wrap_unpin(const void *addr, size_t len, enum pg_source src);
+/* After the real registration call (which ran with pg_wrap_depth raised):
+ * keep the pin with its handle, or roll it back when the call failed
+ * (handle NULL). errno is preserved. */
+void pg_wrap_registered(const void *handle, bool pinned, const void *addr,
+			size_t len, uint32_t flags, enum pg_source src);
+/* IBV_ACCESS_* flags without any write access: a read-only pin. */
+bool pg_ibv_access_readonly(unsigned int access);
 
 /* Registrations by handle (MR, umem, ring): handle -> range. Read by
  * `pinguard status`: a layout change must bump PG_STATE_VERSION. */

@@ -8,26 +8,11 @@
 
 #define MLX5 "libmlx5.so.1"
 
-static bool umem_readonly(uint32_t access)
-{
-	return !(access & (IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE |
-			   IBV_ACCESS_REMOTE_ATOMIC));
-}
-
 static struct mlx5dv_devx_umem *umem_done(struct mlx5dv_devx_umem *umem,
 					  bool pinned, void *addr, size_t size,
 					  uint32_t access)
 {
-	int saved = errno;
-	struct pg_reg_entry e = {
-		.key = umem, .addr = (uintptr_t)addr, .len = size,
-		.flags = access, .src = PG_SRC_DEVX,
-	};
-
-	pg_wrap_depth--;
-	if (pinned && (!umem || pg_handle_put(&e)))
-		pg_wrap_unpin(addr, size, PG_SRC_DEVX);
-	errno = saved;
+	pg_wrap_registered(umem, pinned, addr, size, access, PG_SRC_DEVX);
 	return umem;
 }
 
@@ -44,7 +29,7 @@ struct mlx5dv_devx_umem *mlx5dv_devx_umem_reg(struct ibv_context *ctx,
 		errno = ENOSYS;
 		return NULL;
 	}
-	pinned = pg_wrap_pin(addr, size, umem_readonly(access), PG_SRC_DEVX);
+	pinned = pg_wrap_pin(addr, size, pg_ibv_access_readonly(access), PG_SRC_DEVX);
 	pg_wrap_depth++;
 	return umem_done(next(ctx, addr, size, access), pinned, addr, size,
 			 access);
@@ -65,7 +50,7 @@ mlx5dv_devx_umem_reg_ex(struct ibv_context *ctx,
 	}
 	if (in && !(in->comp_mask & MLX5DV_UMEM_MASK_DMABUF))
 		pinned = pg_wrap_pin(in->addr, in->size,
-				     umem_readonly(in->access), PG_SRC_DEVX);
+				     pg_ibv_access_readonly(in->access), PG_SRC_DEVX);
 	pg_wrap_depth++;
 	return umem_done(next(ctx, in), pinned, in ? in->addr : NULL,
 			 in ? in->size : 0, in ? in->access : 0);

@@ -25,7 +25,7 @@ static bool access_pins(unsigned int access)
 	return !(access & IBV_ACCESS_ON_DEMAND);
 }
 
-static bool access_readonly(unsigned int access)
+bool pg_ibv_access_readonly(unsigned int access)
 {
 	return !(access & (IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE |
 			   IBV_ACCESS_REMOTE_ATOMIC));
@@ -36,23 +36,14 @@ static bool mr_pin(void *addr, size_t len, unsigned int access)
 {
 	pg_wrap_depth++;
 	return access_pins(access) &&
-	       pg_wrap_pin(addr, len, access_readonly(access), PG_SRC_VERBS);
+	       pg_wrap_pin(addr, len, pg_ibv_access_readonly(access), PG_SRC_VERBS);
 }
 
 /* After it: keep the pin with the MR, or roll it back. */
 static struct ibv_mr *mr_done(struct ibv_mr *mr, bool pinned, void *addr,
 			      size_t len, unsigned int access)
 {
-	int saved = errno;
-	struct pg_reg_entry e = {
-		.key = mr, .addr = (uintptr_t)addr, .len = len,
-		.flags = access, .src = PG_SRC_VERBS,
-	};
-
-	pg_wrap_depth--;
-	if (pinned && (!mr || pg_handle_put(&e)))
-		pg_wrap_unpin(addr, len, PG_SRC_VERBS);
-	errno = saved;
+	pg_wrap_registered(mr, pinned, addr, len, access, PG_SRC_VERBS);
 	return mr;
 }
 
