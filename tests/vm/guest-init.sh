@@ -9,7 +9,7 @@
 #   pglab.timeout=SEC    per-scenario timeout
 #   pglab.nopreload=LIST programs the library has no interposer for
 # scenarios.list lines may start their arguments with @variants=, @knobs=,
-# @timeout= (see the loop at the end).
+# @timeout=, @env=K=V[,K=V...] (see the loop at the end).
 # Output: "PGLAB <scenario> <variant> knob=<0|1> result=<r> detail=<d>" lines.
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export HOME=/tmp LANG=C TMPDIR=/tmp
@@ -71,19 +71,21 @@ fi
 
 echo "PGLAB-INFO kernel=$(uname -r) knob=$knob hugepages=$(cat /proc/sys/vm/nr_hugepages) rdma=$rdma_state cpus=$(nproc)"
 
-run_one() { # run_one NAME VARIANT PROG ARGS...
+run_one() { # run_one NAME VARIANT PROG ARGS... (senv: the list's @env= words)
 	local name=$1 variant=$2 prog=$3 out rc env=() extra=()
 	shift 3
+	# shellcheck disable=SC2206 # K=V words, split on commas
+	[ -n "${senv:-}" ] && env+=(${senv//,/ })
 	case $variant in
 	none) ;;
-	api-*) env=(LD_LIBRARY_PATH=/run/pglab/lib PINGUARD_MODE=${variant#api-})
+	api-*) env+=(LD_LIBRARY_PATH=/run/pglab/lib PINGUARD_MODE=${variant#api-})
 		prog=$prog-api; extra=(--pinguard-api) ;;
 	preload-*)
 		if [[ ",$nopreload," == *",$prog,"* ]]; then
 			echo "PGLAB $name $variant knob=$knob result=skip detail=no_interposer_for_$prog"
 			return
 		fi
-		env=(LD_PRELOAD=$lib PINGUARD_MODE=${variant#preload-}) ;;
+		env+=(LD_PRELOAD=$lib PINGUARD_MODE=${variant#preload-}) ;;
 	*) echo "PGLAB $name $variant knob=$knob result=error detail=unknown_variant"; return ;;
 	esac
 	if [ ! -x "$bin/$prog" ]; then
@@ -122,13 +124,14 @@ while read -r name prog args; do
 	# Leading @key=value words of the list line: @variants=GLOBS, @knobs=LIST
 	# restrict where the scenario runs (other cells print nothing; run-lab.sh
 	# shows them as '-'), @timeout=SEC replaces pglab.timeout for it.
-	only_v='*' only_k='*' stmo=$tmo
+	only_v='*' only_k='*' stmo=$tmo senv=
 	set -- $args
 	while [ $# -gt 0 ]; do
 		case $1 in
 		@variants=*) only_v=${1#*=} ;;
 		@knobs=*) only_k=${1#*=} ;;
 		@timeout=*) stmo=${1#*=} ;;
+		@env=*) senv+=${senv:+,}${1#*=} ;;
 		*) break ;;
 		esac
 		shift
@@ -136,7 +139,7 @@ while read -r name prog args; do
 	in_list "$knob" "$only_k" || continue
 	for v in ${variants//,/ }; do
 		in_list "$v" "$only_v" || continue
-		tmo=$stmo run_one "$name" "$v" "$prog" "$@" </dev/null
+		tmo=$stmo senv=$senv run_one "$name" "$v" "$prog" "$@" </dev/null
 	done
 done < /run/pglab/scenarios.list
 echo "PGLAB-END knob=$knob"

@@ -158,6 +158,7 @@ while read -r s _ a; do
 		@variants=*) only_v[$s]=${w#*=} ;;
 		@knobs=*) only_k[$s]=${w#*=} ;;
 		@timeout=*) stmo[$s]=${w#*=} ;;
+		@env=*) ;; # the guest sets it for the scenario's every cell
 		*) break ;;
 		esac
 	done
