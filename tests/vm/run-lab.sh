@@ -19,7 +19,9 @@ usage: $0 [options]
                     else $repo/build/lib/libpinguard.so)
   --kernel PATH     bzImage (default: find-kernel.sh)
   --build-kernel    build the kernel if none is found (~9 min)
-  --scenarios LIST  comma list or 'all' (default all; see scenarios.list)
+  --list FILE       scenario list (default scenarios.list here; e.g.
+                    middleware.list)
+  --scenarios LIST  comma list or 'all' (default all of the list)
   --variants LIST   default none,api-{copy,dontfork,off,auto},
                     preload-{copy,dontfork,off,auto}
   --knobs LIST      fork_early_cow values to boot with (default 0,1)
@@ -31,7 +33,8 @@ EOF
 }
 
 # Environment defaults (handy under meson test): PINGUARD_VM_SCENARIOS,
-# PINGUARD_VM_VARIANTS, PINGUARD_VM_KNOBS, PINGUARD_VM_STRICT=1.
+# PINGUARD_VM_VARIANTS, PINGUARD_VM_KNOBS, PINGUARD_VM_STRICT=1, PINGUARD_VM_LIST.
+listf=${PINGUARD_VM_LIST:-$here/scenarios.list}
 builddir= lib= kernel= build_kernel= workdir= boot_tmo=
 scen=${PINGUARD_VM_SCENARIOS:-all} knobs=${PINGUARD_VM_KNOBS:-0,1} strict=${PINGUARD_VM_STRICT:-0}
 variants=${PINGUARD_VM_VARIANTS:-none,api-copy,api-dontfork,api-off,api-auto,preload-copy,preload-dontfork,preload-off,preload-auto}
@@ -41,6 +44,7 @@ while [ $# -gt 0 ]; do
 	--lib) lib=$2; shift ;;
 	--kernel) kernel=$2; shift ;;
 	--build-kernel) build_kernel=--build ;;
+	--list) listf=$2; shift ;;
 	--scenarios) scen=$2; shift ;;
 	--variants) variants=$2; shift ;;
 	--knobs) knobs=$2; shift ;;
@@ -54,6 +58,8 @@ done
 
 say() { echo "vm-lab: $*" >&2; }
 skip() { say "SKIP: $*"; exit 77; }
+case $listf in /*) ;; *) [ -r "$listf" ] || listf=$here/$listf ;; esac
+[ -r "$listf" ] || { say "no scenario list $listf"; exit 2; }
 
 # --- prerequisites: qemu and a kernel, else skip (77) with the reason -----
 qemu=$(command -v qemu-system-x86_64) || skip "qemu-system-x86_64 not found (apt-get install qemu-system-x86)"
@@ -108,7 +114,12 @@ if [ -z "$(ls "$workdir/bin")" ]; then
 		fi
 	done
 fi
-cp "$here/scenarios.list" "$workdir/"
+# Script scenarios (shell, Python) run as they are, in every variant but api-*.
+for f in "$here"/scenarios/pglab-*.sh "$here"/scenarios/pglab-*.py; do
+	[ -f "$f" ] && install -m 755 "$f" "$workdir/bin/"
+done
+# The guest always reads <workdir>/scenarios.list: the chosen list.
+cp "$listf" "$workdir/scenarios.list"
 # The guest sees the library here (its /tmp is a tmpfs, and meson's rpath is
 # relative to the build tree): api-* and preload-* load it from <workdir>/lib.
 rm -rf "$workdir/lib"
@@ -148,7 +159,7 @@ done
 # scenario names, in list order; leading @variants=/@knobs=/@timeout= words
 # of a list line restrict it (cells outside are '-', not run) or give it its
 # own per-cell timeout in the guest.
-mapfile -t scenarios < <(awk '!/^#/ && NF {print $1}' "$here/scenarios.list")
+mapfile -t scenarios < <(awk '!/^#/ && NF {print $1}' "$listf")
 declare -A only_v=() only_k=() stmo=()
 while read -r s _ a; do
 	case $s in ''|'#'*) continue ;; esac
@@ -163,7 +174,7 @@ while read -r s _ a; do
 		esac
 	done
 	set +f
-done < "$here/scenarios.list"
+done < "$listf"
 in_list() { # in_list WORD GLOBLIST
 	local g
 	set -f
