@@ -2,7 +2,11 @@
 /*
  * The fork hook. prepare runs last among prepare handlers with the
  * registry lock held until parent/child, so pins racing with the fork
- * wait. Modes:
+ * wait. The interposed fork(), _Fork() and clone() protect the pinned
+ * pages before the real call, strictly: a piece that cannot be protected
+ * fails the fork with ENOMEM/EAGAIN (an atfork handler cannot fail a fork:
+ * it counts and logs). fork() leaves the snapshots to the atfork prepare,
+ * which still runs after the application's prepare handlers. Modes:
  *  - dontfork: pages are MADV_DONTFORK since pin time; nothing to do.
  *  - copy: snapshot each pinned piece into private anonymous staging
  *    memory, MADV_DONTFORK the pinned pages so the parent keeps them
@@ -23,24 +27,23 @@
 
 static __thread bool t_locked, t_unguarded;
 static uint64_t t_start_ns;
+/* The interposed fork() protected the pinned pages before the real call;
+ * the atfork prepare that follows only takes the snapshots. */
+__thread bool pg_t_fork_early;
 
-void pinguard_fork_prepare(void)
+/* Protect (copy mode: plan + MADV_DONTFORK); stage: take the snapshots
+ * too. Called with the lock held. */
+static int guard(bool strict, bool stage)
 {
-	atomic_fetch_add(&pg_unguarded_forks, 1);
-	if (!atomic_load(&pg_active)) {
-		t_unguarded = true;	/* nothing pinned: one flag test */
-		return;
-	}
-	atomic_fetch_sub(&pg_unguarded_forks, 1);
-	pg_lock();
-	t_locked = true;
-	t_start_ns = pg_now_ns();
-	pg.cnt.forks_seen++;
+	int ret = 0;
+
 	if (!pg.reg.nsegs)
-		return;
+		return 0;
 	switch (pg.effective) {
 	case PINGUARD_MODE_COPY:
-		pg_plan_copy_prepare();
+		ret = pg_plan_protect(strict);
+		if (!ret && stage)
+			pg_plan_stage();
 		break;
 	case PINGUARD_MODE_DONTFORK:
 		pg.cnt.forks_guarded++;
@@ -48,6 +51,75 @@ void pinguard_fork_prepare(void)
 	default:
 		break;
 	}
+	return ret;
+}
+
+static int prepare(bool strict, bool stage)
+{
+	int ret;
+
+	atomic_fetch_add(&pg_unguarded_forks, 1);
+	if (!atomic_load(&pg_active)) {
+		t_unguarded = true;	/* nothing pinned: one flag test */
+		return 0;
+	}
+	atomic_fetch_sub(&pg_unguarded_forks, 1);
+	pg_lock();
+	t_locked = true;
+	t_start_ns = pg_now_ns();
+	pg.cnt.forks_seen++;
+	ret = guard(strict, stage);
+	if (ret) {
+		t_locked = false;
+		pg_unlock();
+	}
+	return ret;
+}
+
+void pinguard_fork_prepare(void)
+{
+	if (!pg_t_fork_early) {
+		(void)prepare(false, true);
+		return;
+	}
+	pg_t_fork_early = false;
+	if (!t_locked)
+		return;
+	/* Prepare handlers of other libraries ran since fork() protected
+	 * the pages; if one of them called into pinguard (pinned, unpinned,
+	 * madvised), protect again from the registry as it is now. */
+	if (pg_lock_nested_since_fork()) {
+		pg_plan_unprotect();
+		(void)guard(false, true);
+	} else if (pg.reg.nsegs && pg.effective == PINGUARD_MODE_COPY) {
+		pg_plan_stage();
+	}
+}
+
+int pg_fork_begin(bool atfork_follows)
+{
+	int ret = prepare(true, !atfork_follows);
+
+	if (!ret && atfork_follows) {
+		pg_lock_nested_since_fork();	/* reset */
+		pg_t_fork_early = true;
+	}
+	return ret;
+}
+
+void pg_fork_end(pid_t pid, bool atfork_follows)
+{
+	if (atfork_follows) {
+		if (!pg_t_fork_early)
+			return;		/* the atfork handlers ran */
+		/* They did not (fork() reached something other than glibc's):
+		 * no snapshots were taken, the child gets no copy. */
+		pg_t_fork_early = false;
+	}
+	if (pid == 0)
+		pinguard_fork_child();
+	else
+		pinguard_fork_parent();
 }
 
 void pinguard_fork_parent(void)
@@ -106,6 +178,7 @@ void pinguard_fork_child(void)
 		pg_plan_copy_child();
 	t_locked = false;
 	t_unguarded = false;
+	pg_t_fork_early = false;
 	pg_fork_reset_child(held);
 	errno = saved;
 }

@@ -64,6 +64,9 @@ extern atomic_ulong pg_mm_gen PG_HIDDEN;
 
 void pg_lock(void) PG_HIDDEN;
 void pg_unlock(void) PG_HIDDEN;
+/* Did this thread take the lock re-entrantly (another library's atfork
+ * prepare calling in) since the last call? Resets the answer. */
+bool pg_lock_nested_since_fork(void) PG_HIDDEN;
 
 /* config.c */
 void pg_config_from_env(void) PG_HIDDEN;
@@ -94,6 +97,14 @@ bool pg_fork_init_taken(void) PG_HIDDEN;
 
 /* fork.c */
 void pg_fork_reset_child(bool held) PG_HIDDEN;
+/* For the interposed fork paths: begin before the real call; -errno (the
+ * fork must fail) when pinned memory cannot be protected. atfork_follows:
+ * the call runs our atfork handlers (glibc's fork()), which take the
+ * snapshots and finish; otherwise begin does it all. end after the call
+ * runs the parent/child side unless the atfork handlers did. */
+int pg_fork_begin(bool atfork_follows) PG_HIDDEN;
+void pg_fork_end(pid_t pid, bool atfork_follows) PG_HIDDEN;
+extern __thread bool pg_t_fork_early PG_HIDDEN;
 
 static inline uintptr_t pg_align_down(uintptr_t x, uintptr_t a)
 {

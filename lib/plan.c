@@ -35,7 +35,8 @@ static struct {
 	size_t jobs_cap;
 	void *stage;		/* shared anonymous staging region */
 	size_t stage_len;
-	bool active;
+	bool active;		/* pieces planned and DONTFORK applied */
+	bool staged;		/* snapshots taken: the child may place them */
 } plan;
 
 
@@ -199,7 +200,30 @@ static void merge_per_vma(void)
 	plan.n = out;
 }
 
-static void apply_dontfork(size_t vmas)
+/* Undo the DONTFORK of pieces [0, n): strict prepare failed. */
+static void undo_dontfork(size_t n)
+{
+	size_t i;
+	int ret;
+
+	for (i = 0; i < n; i++) {
+		struct piece *p = &plan.p[i];
+
+		if (!p->dontforked)
+			continue;
+		ret = pg_dofork_except_foreign(p->start, p->end);
+		if (ret)
+			fork_error("MADV_DOFORK after a refused fork of",
+				   p->start, p->end, ret);
+		p->dontforked = false;
+	}
+}
+
+/* strict: a piece that cannot be made DONTFORK refuses the fork (the
+ * interposed fork() can still fail): undo and return -errno. Otherwise
+ * (atfork hook, too late to fail) the piece stays unprotected, counted
+ * and logged. */
+static int apply_dontfork(size_t vmas, bool strict)
 {
 	long limit = read_max_map_count();
 	size_t i;
@@ -219,9 +243,14 @@ static void apply_dontfork(size_t vmas)
 			continue;
 		ret = pg_sys_madvise((void *)p->start, p->end - p->start,
 				     MADV_DONTFORK);
+		if (ret && strict) {
+			/* EAGAIN/ENOMEM: no VMA left to split */
+			fork_error("MADV_DONTFORK (fork refused) of pinned",
+				   p->start, p->end, ret);
+			undo_dontfork(i);
+			return ret;
+		}
 		if (ret) {
-			/* EAGAIN/ENOMEM: no VMA left to split. The parent
-			 * stays unprotected there: counted and logged. */
 			fork_error("MADV_DONTFORK of pinned", p->start, p->end,
 				   ret);
 			p->kind = PIECE_SKIP;
@@ -229,6 +258,7 @@ static void apply_dontfork(size_t vmas)
 		}
 		p->dontforked = p->kind != PIECE_FOREIGN;
 	}
+	return 0;
 }
 
 static uintptr_t align_congruent(uintptr_t off, uintptr_t addr, uintptr_t a)
@@ -368,13 +398,14 @@ void pg_plan_init(void)
 		     want);
 }
 
-void pg_plan_copy_prepare(void)
+int pg_plan_protect(bool strict)
 {
 	struct extent_acc x = { 0, 0, true };
 	int ret;
 
 	plan.n = 0;
 	plan.stage = NULL;
+	plan.staged = false;
 	plan.active = true;
 	ret = pg_vmacache_refresh();
 	if (ret) {
@@ -392,10 +423,32 @@ void pg_plan_copy_prepare(void)
 	if (x.s < x.e)
 		plan_extent(x.s, x.e, x.have_vmas);
 	if (!plan.n)
+		return 0;
+	ret = apply_dontfork(pg_vmacache_count(), strict);
+	if (ret) {
+		plan.n = 0;
+		plan.active = false;
+		return ret;
+	}
+	return 0;
+}
+
+void pg_plan_unprotect(void)
+{
+	if (!plan.active)
 		return;
-	apply_dontfork(pg_vmacache_count());
+	undo_dontfork(plan.n);
+	plan.n = 0;
+	plan.active = false;
+}
+
+void pg_plan_stage(void)
+{
+	if (!plan.active || !plan.n)
+		return;
 	stage_pieces();
 	copy_pieces();
+	plan.staged = true;
 	pg.cnt.forks_guarded++;
 }
 
@@ -410,7 +463,7 @@ void pg_plan_copy_parent(void)
 	for (i = 0; i < plan.n; i++) {
 		struct piece *p = &plan.p[i];
 
-		if (p->own_stage &&
+		if (p->own_stage && plan.staged &&
 		    (ret = pg_sys_munmap((void *)p->stage, p->end - p->start)))
 			fork_error("unmapping hugetlb staging", p->stage,
 				   p->stage + (p->end - p->start), ret);
@@ -464,7 +517,7 @@ void pg_plan_copy_child(void)
 	if (!plan.active)
 		return;
 	plan.active = false;
-	for (i = 0; i < plan.n; i++)
+	for (i = 0; plan.staged && i < plan.n; i++)
 		if (plan.p[i].kind == PIECE_COPY)
 			place_piece(&plan.p[i]);
 	if (plan.stage)

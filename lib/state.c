@@ -19,13 +19,37 @@ atomic_bool pg_active;
 atomic_uint pg_unguarded_forks;
 atomic_ulong pg_mm_gen;
 
+/* Between an interposed fork()'s early prepare and the real fork, other
+ * libraries' atfork prepare handlers run on this thread while it holds
+ * the lock: let them in (a free() that munmaps, a pin) rather than
+ * deadlock. */
+static __thread unsigned t_nested;
+static __thread bool t_nested_seen;
+
 void pg_lock(void)
 {
+	if (pg_t_fork_early) {
+		t_nested++;
+		t_nested_seen = true;
+		return;
+	}
 	pthread_mutex_lock(&pg.lock);
+}
+
+bool pg_lock_nested_since_fork(void)
+{
+	bool seen = t_nested_seen;
+
+	t_nested_seen = false;
+	return seen;
 }
 
 void pg_unlock(void)
 {
+	if (t_nested) {
+		t_nested--;
+		return;
+	}
 	pthread_mutex_unlock(&pg.lock);
 }
 

@@ -1,10 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Fork paths that run no pthread_atfork handlers: _Fork() (glibc 2.34+)
- * and clone() without CLONE_VM. fork(), daemon() and friends reach the
- * atfork hook; vfork(), posix_spawn(), system() and popen() share the
- * parent's memory until exec and need nothing. Raw clone system calls
- * cannot be seen: such callers use pinguard_fork_prepare/parent/child.
+ * Fork entry points, each prepared before the real call so that pinned
+ * memory which cannot be protected fails the fork (ENOMEM/EAGAIN) rather
+ * than reaching the child unprotected:
+ *  - fork(): glibc then runs the atfork hook, which finds the work done;
+ *  - _Fork() (glibc 2.34+) and clone() without CLONE_VM, which run no
+ *    atfork handlers.
+ * daemon() and other libc-internal forks reach only the atfork hook;
+ * vfork(), posix_spawn(), system() and popen() share the parent's memory
+ * until exec and need nothing. Raw clone system calls cannot be seen:
+ * such callers use pinguard_fork_prepare/parent/child.
  */
 #include <sched.h>
 #include <stdarg.h>
@@ -15,24 +20,48 @@
 
 #define LIBC "libc.so.6"
 
+pid_t fork(void)
+{
+	static pid_t (*next)(void);
+	pid_t pid;
+	int ret, saved;
+
+	PG_NEXT(next, LIBC, "fork", "GLIBC_2.2.5");
+	if (!next) {
+		errno = ENOSYS;
+		return -1;
+	}
+	ret = pg_fork_begin(true);
+	if (ret) {
+		errno = ret == -EAGAIN ? EAGAIN : ENOMEM;
+		return -1;
+	}
+	pid = next();
+	saved = errno;
+	pg_fork_end(pid, true);
+	errno = saved;
+	return pid;
+}
+
 pid_t _Fork(void)
 {
 	static pid_t (*next)(void);
 	pid_t pid;
-	int saved;
+	int ret, saved;
 
 	PG_NEXT(next, LIBC, "_Fork", "GLIBC_2.34");
 	if (!next) {
 		errno = ENOSYS;
 		return -1;
 	}
-	pinguard_fork_prepare();
+	ret = pg_fork_begin(false);
+	if (ret) {
+		errno = ret == -EAGAIN ? EAGAIN : ENOMEM;
+		return -1;
+	}
 	pid = next();
 	saved = errno;
-	if (pid == 0)
-		pinguard_fork_child();
-	else
-		pinguard_fork_parent();
+	pg_fork_end(pid, false);
 	errno = saved;
 	return pid;
 }
@@ -47,7 +76,7 @@ static int clone_child(void *p)
 {
 	struct clone_start start = *(struct clone_start *)p;
 
-	pinguard_fork_child();
+	pg_fork_end(0, false);
 	return start.fn(start.arg);
 }
 
@@ -74,10 +103,14 @@ int clone(int (*fn)(void *), void *stack, int flags, void *arg, ...)
 	}
 	if (flags & CLONE_VM)	/* shares our memory: nothing to guard */
 		return next(fn, stack, flags, arg, ptid, tls, ctid);
-	pinguard_fork_prepare();
+	ret = pg_fork_begin(false);
+	if (ret) {
+		errno = ret == -EAGAIN ? EAGAIN : ENOMEM;
+		return -1;
+	}
 	ret = next(clone_child, stack, flags, &start, ptid, tls, ctid);
 	saved = errno;
-	pinguard_fork_parent();
+	pg_fork_end(ret, false);
 	errno = saved;
 	return ret;
 }

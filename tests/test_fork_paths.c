@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Every way to create a process: fork() and daemon() reach the atfork
- * hook, _Fork() and clone() without CLONE_VM are wrapped; vfork(),
+ * Every way to create a process: fork(), _Fork() and clone() without
+ * CLONE_VM are wrapped (fork() then reaches the atfork hook too), daemon()
+ * reaches only the atfork hook; vfork(),
  * posix_spawn(), system() and popen() share memory until exec and must
  * cost nothing. A path that is not guarded leaves the parent's pinned
  * pages shared copy-on-write with a live child: the pagemap check fails.
  */
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <spawn.h>
@@ -82,6 +84,47 @@ static void via_fork(void **state)
 	if (pid == 0)
 		child_body(NULL);
 	check_round(pid, true);
+}
+
+/* Another library's atfork prepare handler runs after the interposed
+ * fork() has prepared (registry lock held) and before the real fork: it
+ * may free memory (munmap, madvise) or pin. That must not deadlock, and
+ * the fork stays guarded. */
+static char *other;
+static int other_calls;
+
+static void other_prepare(void)
+{
+	if (!other)
+		return;		/* registered for good; armed by its test */
+	other_calls++;
+	assert_int_equal(pinguard_pin(other, PAGE, 0), 0);
+	assert_int_equal(pinguard_unpin(other, PAGE), 0);
+	assert_int_equal(madvise(other + PAGE, PAGE, MADV_DONTFORK), 0);
+	assert_int_equal(madvise(other + PAGE, PAGE, MADV_DOFORK), 0);
+	assert_int_equal(munmap(other + 2 * PAGE, PAGE), 0);
+}
+
+static void via_fork_with_other_prepare_handler(void **state)
+{
+	static bool registered;
+	pid_t pid;
+
+	(void)state;
+	other = map_anon(3 * PAGE, PROT_READ | PROT_WRITE);
+	if (!registered)
+		assert_int_equal(pthread_atfork(other_prepare, NULL, NULL), 0);
+	registered = true;
+	setup_round();
+	alarm(30);	/* a deadlock fails the test instead of hanging it */
+	pid = fork();
+	if (pid == 0)
+		child_body(NULL);
+	alarm(0);
+	assert_int_equal(other_calls, 1);
+	check_round(pid, true);
+	munmap(other, 2 * PAGE);
+	other = NULL;
 }
 
 static void via__Fork(void **state)
@@ -212,6 +255,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(via_fork),
+		cmocka_unit_test(via_fork_with_other_prepare_handler),
 		cmocka_unit_test(via__Fork),
 		cmocka_unit_test(via_clone),
 		cmocka_unit_test(via_daemon),

@@ -19,7 +19,8 @@
  *    no VmFlags "dc" on pages it did not hold); in dontfork mode a failed
  *    MADV_DONTFORK comes back as exactly the injected errno; a retry works;
  *  - while the child is alive, every pinned page of the parent is present
- *    and exclusively mapped (pagemap bit 56), or fork failed with errno;
+ *    and exclusively mapped (pagemap bit 56), or fork failed with ENOMEM or
+ *    EAGAIN and left no MADV_DONTFORK behind (copy mode);
  *  - a failure injected in the parent's fork path is counted in
  *    stats.fork_errors;
  *  - the child sees, on every page, either the fork-time data with the
@@ -388,6 +389,16 @@ static int run_scenario(const char *mode, int kind, int inj_errno)
 	if (pid < 0) {
 		printf("  fork failed: %s\n", strerror(fork_errno));
 		CHECK(fork_errno != 0, "fork failed without errno");
+		CHECK(fork_errno == ENOMEM || fork_errno == EAGAIN,
+		      "fork failed with %s, not ENOMEM/EAGAIN",
+		      strerror(fork_errno));
+		/* a refused fork leaves nothing behind: copy mode holds no
+		 * DONTFORK outside a fork */
+		if (!dontfork)
+			CHECK(vmas_with_flag(A, A_PAGES * PAGE, "dc") == 0 &&
+			      vmas_with_flag(B, B_PAGES * PAGE, "dc") == 0 &&
+			      vmas_with_flag(C, C_PAGES * PAGE, "dc") == 0,
+			      "refused fork left MADV_DONTFORK behind");
 	} else {
 		size_t excl = 0, pages = 0;
 		char *p;
