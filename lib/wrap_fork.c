@@ -20,50 +20,48 @@
 
 #define LIBC "libc.so.6"
 
-pid_t fork(void)
+/* Fail like fork(2) when the pinned pages cannot be protected. */
+static int begin(bool atfork_follows)
 {
-	static pid_t (*next)(void);
-	pid_t pid;
-	int ret, saved;
+	int ret = pg_fork_begin(atfork_follows);
 
-	PG_NEXT(next, LIBC, "fork", "GLIBC_2.2.5");
+	if (ret)
+		errno = ret == -EAGAIN ? EAGAIN : ENOMEM;
+	return ret;
+}
+
+static pid_t fork_via(pid_t (*next)(void), bool atfork_follows)
+{
+	pid_t pid;
+	int saved;
+
 	if (!next) {
 		errno = ENOSYS;
 		return -1;
 	}
-	ret = pg_fork_begin(true);
-	if (ret) {
-		errno = ret == -EAGAIN ? EAGAIN : ENOMEM;
+	if (begin(atfork_follows))
 		return -1;
-	}
 	pid = next();
 	saved = errno;
-	pg_fork_end(pid, true);
+	pg_fork_end(pid, atfork_follows);
 	errno = saved;
 	return pid;
+}
+
+pid_t fork(void)
+{
+	static pid_t (*next)(void);
+
+	PG_NEXT(next, LIBC, "fork", "GLIBC_2.2.5");
+	return fork_via(next, true);	/* glibc runs the atfork hook */
 }
 
 pid_t _Fork(void)
 {
 	static pid_t (*next)(void);
-	pid_t pid;
-	int ret, saved;
 
 	PG_NEXT(next, LIBC, "_Fork", "GLIBC_2.34");
-	if (!next) {
-		errno = ENOSYS;
-		return -1;
-	}
-	ret = pg_fork_begin(false);
-	if (ret) {
-		errno = ret == -EAGAIN ? EAGAIN : ENOMEM;
-		return -1;
-	}
-	pid = next();
-	saved = errno;
-	pg_fork_end(pid, false);
-	errno = saved;
-	return pid;
+	return fork_via(next, false);
 }
 
 struct clone_start {
@@ -103,11 +101,8 @@ int clone(int (*fn)(void *), void *stack, int flags, void *arg, ...)
 	}
 	if (flags & CLONE_VM)	/* shares our memory: nothing to guard */
 		return next(fn, stack, flags, arg, ptid, tls, ctid);
-	ret = pg_fork_begin(false);
-	if (ret) {
-		errno = ret == -EAGAIN ? EAGAIN : ENOMEM;
+	if (begin(false))
 		return -1;
-	}
 	ret = next(clone_child, stack, flags, &start, ptid, tls, ctid);
 	saved = errno;
 	pg_fork_end(ret, false);
