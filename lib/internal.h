@@ -92,6 +92,11 @@ int pg_dofork_except_foreign(uintptr_t start, uintptr_t end) PG_HIDDEN;
 void pg_retry_dofork(void) PG_HIDDEN;
 void pg_retry_reset_child(void) PG_HIDDEN;
 
+/* wrap_mm.c: libibverbs' ibv_dontfork_range is running on this thread /
+ * it was seen making MADV_DONTFORK (rdma-core's fork tracking is on). */
+extern __thread bool pg_t_in_rdma_dontfork PG_HIDDEN;
+extern atomic_bool pg_rdma_tracking_seen PG_HIDDEN;
+
 /* wrap_fork_init.c: fork-init takeover in force */
 bool pg_fork_init_taken(void) PG_HIDDEN;
 

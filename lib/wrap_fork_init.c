@@ -8,7 +8,10 @@
  * RDMAV_FORK_SAFE/IBV_FORK_SAFE from libibverbs, and reports fork
  * protection as enabled, which is true. Where rdma-core turned its fork
  * support on before pinguard could see it, pinguard says so once and
- * passes through.
+ * passes through. rdma-core 44 answers ibv_is_fork_initialized() with
+ * UNNEEDED on kernels that claim copy-on-fork even when its tracking is
+ * on, so a MADV_DONTFORK made inside its ibv_dontfork_range (wrap_mm.c)
+ * is taken as proof too.
  */
 #include <infiniband/verbs.h>
 #include <stdlib.h>
@@ -48,7 +51,9 @@ static bool takeover(void)
 	if (pg.cfg.fork_init != PINGUARD_FORK_INIT_TAKEOVER || fell_back)
 		return false;
 	if (pg.effective != PINGUARD_MODE_COPY) {
-		fall_back("it needs PINGUARD_MODE=copy");
+		fall_back(pg.cfg.mode == PINGUARD_MODE_AUTO ?
+			  "PINGUARD_MODE=auto did not decide copy" :
+			  "it needs PINGUARD_MODE=copy");
 		return false;
 	}
 	if (!checked) {
@@ -57,6 +62,11 @@ static bool takeover(void)
 			fall_back("rdma-core's fork support was already on");
 			return false;
 		}
+	}
+	if (atomic_load(&pg_rdma_tracking_seen)) {
+		fall_back("rdma-core's fork support is on (it marked "
+			  "memory MADV_DONTFORK)");
+		return false;
 	}
 	return true;
 }
@@ -92,10 +102,13 @@ __attribute__((constructor(102))) static void hide_fork_safe_env(void)
 
 	if (pg.cfg.fork_init != PINGUARD_FORK_INIT_TAKEOVER)
 		return;
-	if (pg.cfg.mode != PINGUARD_MODE_COPY) {
-		fall_back("it needs PINGUARD_MODE=copy");
+	/* auto: decide now (the kernel probe), as libibverbs may read the
+	 * variables before the first pin would decide. Not copy: leave them
+	 * be; takeover() warns if the program ever asks verbs about fork. */
+	if (pg.cfg.mode == PINGUARD_MODE_AUTO)
+		pg_resolve_mode();
+	if (pg.effective != PINGUARD_MODE_COPY)
 		return;
-	}
 	for (i = 0; i < sizeof(fork_safe_vars) / sizeof(fork_safe_vars[0]); i++)
 		if (getenv(fork_safe_vars[i])) {
 			unsetenv(fork_safe_vars[i]);

@@ -25,6 +25,12 @@ static long ret_errno(long r)
 	return r;
 }
 
+/* Set by the ibv_dontfork_range wrapper around libibverbs' own: a
+ * MADV_DONTFORK made in there means rdma-core's fork tracking is on,
+ * whatever ibv_is_fork_initialized() says (see wrap_fork_init.c). */
+__thread bool pg_t_in_rdma_dontfork;
+atomic_bool pg_rdma_tracking_seen;
+
 static void mm_changed(void)
 {
 	atomic_fetch_add(&pg_mm_gen, 1);
@@ -47,6 +53,8 @@ int madvise(void *addr, size_t len, int advice)
 
 	if (advice != MADV_DONTFORK && advice != MADV_DOFORK)
 		return (int)syscall(SYS_madvise, addr, len, advice);
+	if (advice == MADV_DONTFORK && pg_t_in_rdma_dontfork)
+		atomic_store(&pg_rdma_tracking_seen, true);
 	pg_lock();
 	r = pg_sys_madvise(addr, len, advice);
 	if (r == 0 && !__builtin_add_overflow(s, len, &e)) {

@@ -190,7 +190,9 @@ int ibv_dontfork_range(void *base, size_t size)
 		return ENOSYS;
 	if (!pg_wrap_depth)
 		pinned = pg_wrap_pin(base, size, false, PG_SRC_PROVIDER);
+	pg_t_in_rdma_dontfork = true;
 	ret = next(base, size);
+	pg_t_in_rdma_dontfork = false;
 	if (ret && pinned) {
 		int saved = errno;
 

@@ -2,13 +2,18 @@
 /*
  * Fork-init takeover against the stand-in libibverbs, pinguard preloaded.
  * One variant per process, named by argv[1] (the environment is set by
- * meson): takeover, passthrough, fallback-mode (takeover without copy
- * mode), fallback-already (rdma-core's fork support on before pinguard).
+ * meson): takeover, takeover-auto (auto deciding copy), passthrough,
+ * fallback-mode (takeover without copy mode), fallback-auto (auto deciding
+ * off), fallback-already (rdma-core's fork support on before pinguard),
+ * fallback-unneeded (the same, while rdma-core answers UNNEEDED as
+ * rdma-core 44 does on kernels claiming copy-on-fork).
  */
 #include <dlfcn.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include <infiniband/verbs.h>
 
@@ -59,12 +64,47 @@ static void passthrough(const char *why)
 	      "mode info says takeover (%s)", why);
 }
 
+/* rdma-core's own ibv_fork_init, past pinguard's wrapper (as when it ran
+ * through RDMAV_FORK_SAFE before pinguard was loaded). */
+static void real_fork_init(void)
+{
+	void *h = dlopen("libibverbs.so.1", RTLD_LAZY | RTLD_NOLOAD);
+	int (*real_init)(void) = h ? (int (*)(void))dlsym(h, "ibv_fork_init")
+				   : NULL;
+
+	CHECK(real_init && real_init() == 0, "stand-in not reachable");
+}
+
+/* Takeover claimed, then rdma-core's tracking shows itself: its
+ * MADV_DONTFORK of a registered MR. pinguard must stop claiming. */
+static void fallback_unneeded(void)
+{
+	static struct ibv_pd pd;
+	char *buf = mmap(NULL, 2 * 4096, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct ibv_mr *mr;
+
+	CHECK(buf != MAP_FAILED, "mmap");
+	fake_set_option("cof_unneeded", 1);
+	real_fork_init();
+	CHECK(fork_init_in_force() == PINGUARD_FORK_INIT_TAKEOVER,
+	      "takeover not claimed while rdma-core answers UNNEEDED");
+	mr = ibv_reg_mr(&pd, buf, 2 * 4096, IBV_ACCESS_LOCAL_WRITE);
+	CHECK(mr != NULL, "ibv_reg_mr failed");
+	CHECK(fork_init_in_force() == PINGUARD_FORK_INIT_PASSTHROUGH,
+	      "takeover still claimed after rdma-core's MADV_DONTFORK");
+	CHECK(ibv_is_fork_initialized() == IBV_FORK_UNNEEDED,
+	      "rdma-core's answer not passed through after the fallback");
+	if (mr)
+		CHECK(ibv_dereg_mr(mr) == 0, "ibv_dereg_mr failed");
+}
+
 int main(int argc, char **argv)
 {
 	const char *v = argc > 1 ? argv[1] : "";
 
 	fake_reset();
-	if (!strcmp(v, "takeover")) {
+	if (!strcmp(v, "takeover") || !strcmp(v, "takeover-auto")) {
 		takeover();
 	} else if (!strcmp(v, "passthrough")) {
 		CHECK(ibv_is_fork_initialized() == IBV_FORK_DISABLED,
@@ -76,15 +116,15 @@ int main(int argc, char **argv)
 		CHECK(getenv("RDMAV_FORK_SAFE") != NULL,
 		      "RDMAV_FORK_SAFE hidden although takeover cannot apply");
 		passthrough("takeover without copy mode");
+	} else if (!strcmp(v, "fallback-auto")) {
+		CHECK(getenv("RDMAV_FORK_SAFE") != NULL,
+		      "RDMAV_FORK_SAFE hidden although auto decided off");
+		passthrough("takeover with auto deciding off");
+	} else if (!strcmp(v, "fallback-unneeded")) {
+		fallback_unneeded();
 	} else if (!strcmp(v, "fallback-already")) {
-		/* rdma-core initialised its fork support first (as through
-		 * RDMAV_FORK_SAFE read before pinguard was loaded): call the
-		 * stand-in's own function, past pinguard's wrapper */
-		void *h = dlopen("libibverbs.so.1", RTLD_LAZY | RTLD_NOLOAD);
-		int (*real_init)(void) = h ? (int (*)(void))dlsym(h,
-					      "ibv_fork_init") : NULL;
-
-		CHECK(real_init && real_init() == 0, "stand-in not reachable");
+		/* rdma-core initialised its fork support first */
+		real_fork_init();
 		passthrough("rdma-core already initialised");
 	} else {
 		fprintf(stderr, "usage: test_fork_init VARIANT\n");

@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <infiniband/verbs.h>
 
 #include "fake_log.h"
@@ -154,6 +155,11 @@ PUB int ibv_dontfork_range(void *base, size_t size)
 		errno = err;
 		return err;
 	}
+	/* rdma-core's tracking, once ibv_fork_init() ran: libc's madvise */
+	if (fork_enabled && madvise((void *)((uintptr_t)base & ~4095ul),
+				    size + ((uintptr_t)base & 4095),
+				    MADV_DONTFORK))
+		return errno;
 	return 0;
 }
 
@@ -168,6 +174,10 @@ PUB int ibv_dofork_range(void *base, size_t size)
 		errno = err;
 		return err;
 	}
+	if (fork_enabled && madvise((void *)((uintptr_t)base & ~4095ul),
+				    size + ((uintptr_t)base & 4095),
+				    MADV_DOFORK))
+		return errno;
 	return 0;
 }
 
@@ -181,5 +191,9 @@ PUB int ibv_fork_init(void)
 PUB enum ibv_fork_status ibv_is_fork_initialized(void)
 {
 	FAKE_RECORD("ibv_is_fork_initialized", FAKE_ARGS(0), FAKE_NOWATCH);
+	/* Option "cof_unneeded": rdma-core 44 on a kernel that claims
+	 * copy-on-fork answers UNNEEDED even with its tracking on. */
+	if (fake_option("cof_unneeded"))
+		return IBV_FORK_UNNEEDED;
 	return fork_enabled ? IBV_FORK_ENABLED : IBV_FORK_DISABLED;
 }
