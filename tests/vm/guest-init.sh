@@ -45,6 +45,7 @@ nopreload=$(param pglab.nopreload -)
 mkdir -p /run/pglab
 mount --bind "$dir" /run/pglab || echo "PGLAB-ERROR cannot bind $dir"
 mount -t tmpfs -o mode=1777 tmpfs /tmp
+mkdir -p /dev/shm	# devtmpfs has none: UCX and Open MPI's shared memory
 mount -t tmpfs -o mode=1777 tmpfs /dev/shm 2>/dev/null
 bin=/run/pglab/bin
 

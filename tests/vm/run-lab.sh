@@ -102,6 +102,14 @@ if [ -z "$(ls "$workdir/bin")" ]; then
 	for src in "$here"/scenarios/pglab-*.c; do
 		name=$(basename "$src" .c)
 		libs=$(sed -n 's|.*pglab-libs: *\(.*\) \*/.*|\1|p' "$src" | head -1)
+		# "pglab-cc: mpicc": another compiler driver; without it, not built
+		cc=$(sed -n 's|.*pglab-cc: *\([^ ]*\) \*/.*|\1|p' "$src" | head -1)
+		if [ -n "$cc" ]; then
+			command -v "$cc" >/dev/null || { say "$name not built (no $cc)"; continue; }
+			"$cc" -O2 -g -Wall -o "$workdir/bin/$name" "$src" ||
+				{ say "cannot build $name with $cc"; exit 1; }
+			continue
+		fi
 		# shellcheck disable=SC2086
 		gcc -O2 -g -Wall -o "$workdir/bin/$name" "$src" $libs ||
 			{ say "cannot build $name (missing -dev package?)"; exit 1; }

@@ -151,8 +151,9 @@ static inline void note_mode(void)
 			 pinguard_mode_name(mi.effective), pinguard_reason_name(mi.reason),
 			 pinguard_kernel_name(mi.kernel));
 #else
-	/* Same layout as struct pinguard_mode_info (six enums). */
-	struct { int configured, effective, reason, kernel, pretouch, scope; } mi;
+	/* Same layout as struct pinguard_mode_info (seven enums). */
+	struct { int configured, effective, reason, kernel, pretouch, scope,
+		 fork_init; } mi;
 	int (*get)(void *) = (int (*)(void *))dlsym(RTLD_DEFAULT, "pinguard_get_mode");
 	const char *(*mname)(int) = (const char *(*)(int))dlsym(RTLD_DEFAULT, "pinguard_mode_name");
 	const char *(*rname)(int) = (const char *(*)(int))dlsym(RTLD_DEFAULT, "pinguard_reason_name");
@@ -195,5 +196,131 @@ static inline void api_unpin(int use, void *buf, size_t len)
 	(void)use, (void)buf, (void)len;
 #endif
 }
+
+/* Verbs helpers (rxe loopback: two RC QPs of one process on one CQ). Opt in
+ * with #define PGLAB_VERBS before including this header. */
+#ifdef PGLAB_VERBS
+#include <infiniband/verbs.h>
+#include <time.h>
+
+static inline void pglab_poll_one(struct ibv_cq *cq, const char *what)
+{
+	struct ibv_wc wc;
+	struct timespec t0, t;
+	int n;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		n = ibv_poll_cq(cq, 1, &wc);
+		if (n < 0)
+			FAIL("%s_poll=%d", what, n);
+		if (n == 1)
+			break;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if (t.tv_sec - t0.tv_sec > 10)
+			FAIL("%s_cq_timeout", what);
+	}
+	if (wc.status != IBV_WC_SUCCESS)
+		FAIL("%s_wc=%s", what, ibv_wc_status_str(wc.status));
+}
+
+static inline void pglab_connect_qp(struct ibv_qp *qp, uint32_t dqpn,
+				    union ibv_gid *gid, int gidx)
+{
+	struct ibv_qp_attr a = {
+		.qp_state = IBV_QPS_INIT, .port_num = 1, .pkey_index = 0,
+		.qp_access_flags = IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_READ |
+				   IBV_ACCESS_REMOTE_WRITE,
+	};
+	if (ibv_modify_qp(qp, &a, IBV_QP_STATE | IBV_QP_PKEY_INDEX | IBV_QP_PORT |
+			  IBV_QP_ACCESS_FLAGS))
+		FAIL("qp_init=%d", errno);
+	memset(&a, 0, sizeof(a));
+	a.qp_state = IBV_QPS_RTR;
+	a.path_mtu = IBV_MTU_1024;
+	a.dest_qp_num = dqpn;
+	a.max_dest_rd_atomic = 1;
+	a.min_rnr_timer = 12;
+	a.ah_attr.is_global = 1;
+	a.ah_attr.grh.dgid = *gid;
+	a.ah_attr.grh.sgid_index = gidx;
+	a.ah_attr.grh.hop_limit = 1;
+	a.ah_attr.port_num = 1;
+	if (ibv_modify_qp(qp, &a, IBV_QP_STATE | IBV_QP_AV | IBV_QP_PATH_MTU |
+			  IBV_QP_DEST_QPN | IBV_QP_RQ_PSN | IBV_QP_MAX_DEST_RD_ATOMIC |
+			  IBV_QP_MIN_RNR_TIMER))
+		FAIL("qp_rtr=%d", errno);
+	memset(&a, 0, sizeof(a));
+	a.qp_state = IBV_QPS_RTS;
+	a.timeout = 14;
+	a.retry_cnt = 7;
+	a.rnr_retry = 7;
+	a.max_rd_atomic = 1;
+	if (ibv_modify_qp(qp, &a, IBV_QP_STATE | IBV_QP_TIMEOUT | IBV_QP_RETRY_CNT |
+			  IBV_QP_RNR_RETRY | IBV_QP_SQ_PSN | IBV_QP_MAX_QP_RD_ATOMIC))
+		FAIL("qp_rts=%d", errno);
+}
+
+/* A GID usable for loopback: prefer the IPv4-mapped one (RoCE v2). */
+static inline int pglab_pick_gid(struct ibv_context *ctx, union ibv_gid *gid)
+{
+	static const uint8_t v4[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+	union ibv_gid g;
+	int any = -1;
+
+	for (int i = 0; i < 16; i++) {
+		if (ibv_query_gid(ctx, 1, i, &g))
+			break;
+		if (!memcmp(g.raw, v4, 12)) {
+			*gid = g;
+			return i;
+		}
+		if (any < 0 && (g.global.subnet_prefix || g.global.interface_id)) {
+			any = i;
+			*gid = g;
+		}
+	}
+	return any;
+}
+
+static inline struct ibv_qp *pglab_make_qp(struct ibv_pd *pd, struct ibv_cq *cq)
+{
+	struct ibv_qp_init_attr ia = {
+		.send_cq = cq, .recv_cq = cq, .qp_type = IBV_QPT_RC,
+		.cap = { .max_send_wr = 4, .max_recv_wr = 4, .max_send_sge = 1, .max_recv_sge = 1 },
+	};
+	struct ibv_qp *qp = ibv_create_qp(pd, &ia);
+
+	if (!qp)
+		FAIL("create_qp=%d", errno);
+	return qp;
+}
+
+/* Open devname (SKIP when absent or without a GID) with a PD and a CQ. */
+static inline struct ibv_context *pglab_open(const char *devname, struct ibv_pd **pd,
+					     struct ibv_cq **cq, union ibv_gid *gid,
+					     int *gidx)
+{
+	struct ibv_device **list = ibv_get_device_list(NULL), *dev = NULL;
+	struct ibv_context *ctx;
+
+	for (int i = 0; list && list[i]; i++)
+		if (!strcmp(ibv_get_device_name(list[i]), devname))
+			dev = list[i];
+	if (!dev)
+		SKIP("no_device_%s", devname);
+	ctx = ibv_open_device(dev);
+	if (!ctx)
+		FAIL("open_device=%d", errno);
+	*gidx = pglab_pick_gid(ctx, gid);
+	if (*gidx < 0)
+		SKIP("no_gid");
+	*pd = ibv_alloc_pd(ctx);
+	*cq = ibv_create_cq(ctx, 16, NULL, NULL, 0);
+	if (!*pd || !*cq)
+		FAIL("pd_cq=%d", errno);
+	return ctx;
+}
+#endif /* PGLAB_VERBS */
 
 #endif
