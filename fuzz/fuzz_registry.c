@@ -28,7 +28,9 @@
 #include "registry.h"
 
 #define PAGE 4096ul
+#ifndef PAGES	/* -DPAGES=256: deeper trees (inner splits and merges) */
 #define PAGES 64
+#endif
 
 struct model {
 	uint32_t nlong[PAGES], nshort[PAGES];

@@ -15,7 +15,7 @@ out=build-fuzz
 mkdir -p "$out/corpus"
 clang -g -O1 -fno-omit-frame-pointer -D_GNU_SOURCE -DFUZZ_LIBFUZZER \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-	-Ilib -Iinclude fuzz/fuzz_registry.c lib/registry.c lib/regtree.c \
+	-Ilib -Iinclude fuzz/fuzz_registry.c lib/registry.c lib/regbtree.c \
 	-o "$out/fuzz_registry"
 exec "$out/fuzz_registry" -max_total_time="$secs" -max_len=3001 \
 	-artifact_prefix="$out/" -print_final_stats=1 "$@" \

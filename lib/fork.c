@@ -29,7 +29,7 @@ static __thread bool t_locked, t_unguarded;
 static uint64_t t_start_ns;
 /* The interposed fork() protected the pinned pages before the real call;
  * the atfork prepare that follows only takes the snapshots. */
-__thread bool pg_t_fork_early;
+__thread bool pg_t_fork_early __attribute__((tls_model("initial-exec")));
 
 /* Protect (copy mode: plan + MADV_DONTFORK); stage: take the snapshots
  * too. Called with the lock held. */

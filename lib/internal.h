@@ -27,7 +27,7 @@ struct pg_counters {
 };
 
 #define PG_STATE_MAGIC 0x70696e6775617264ull	/* "pinguard" */
-#define PG_STATE_VERSION 1
+#define PG_STATE_VERSION 2	/* 2: B+tree registry (struct pg_node) */
 
 /* Read by `pinguard status PID` through /proc/PID/mem: keep magic and
  * version first, and bump the version when the layout changes. */
@@ -109,7 +109,8 @@ void pg_fork_reset_child(bool held) PG_HIDDEN;
  * runs the parent/child side unless the atfork handlers did. */
 int pg_fork_begin(bool atfork_follows) PG_HIDDEN;
 void pg_fork_end(pid_t pid, bool atfork_follows) PG_HIDDEN;
-extern __thread bool pg_t_fork_early PG_HIDDEN;
+extern __thread bool pg_t_fork_early PG_HIDDEN
+	__attribute__((tls_model("initial-exec")));
 
 static inline uintptr_t pg_align_down(uintptr_t x, uintptr_t a)
 {

@@ -2,51 +2,48 @@
 /*
  * Pinned-page registry. Segments are disjoint and carry per-page pin
  * counts; neighbours with equal counts and flags are merged so that a
- * disjoint pinned range costs one 40-byte node (tree in regtree.c).
+ * disjoint pinned range costs one 32-byte segment in a B+tree leaf
+ * (regbtree.c). Segment pointers die with each insert or delete, so the
+ * general paths find segments again by address.
  * No locking here: the caller holds the registry lock.
  */
 #include <errno.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "registry.h"
-#include "regtree.h"
-
-#define N(i) (r->pool[(i)])
+#include "regbtree.h"
 
 int pg_reg_reserve_for(struct pg_registry *r, uintptr_t start, uintptr_t end)
 {
-	uint64_t need = 3, avail;
-	uint32_t i;
+	uint64_t nseg = 3, avail;
+	const struct pg_seg *s;
 
+	/* at most one new segment per overlapped one, plus 3 */
 	avail = r->pool ? (uint64_t)r->nfree + (r->cap - r->used) : 0;
-	for (i = r->pool ? pg_rt_first_overlap(r, start) : PG_NIL;
-	     i != PG_NIL && N(i).start < end && need <= avail;
-	     i = pg_rt_next_seg(r, i))
-		need++;
-	if (avail >= need)
+	for (s = r->pool ? pg_bt_first_overlap(r, start) : NULL;
+	     s && s->start < end && pg_bt_nodes_for(r, nseg) <= avail;
+	     s = pg_bt_next(r, s))
+		nseg++;
+	if (pg_bt_nodes_for(r, nseg) <= avail)
 		return 0;
-	for (; i != PG_NIL && N(i).start < end; i = pg_rt_next_seg(r, i))
-		need++;
-	if ((uint64_t)r->used + need > UINT32_MAX)
+	for (; s && s->start < end; s = pg_bt_next(r, s))
+		nseg++;
+	if ((r->pool ? r->used : 1) + pg_bt_nodes_for(r, nseg) > UINT32_MAX)
 		return -ENOMEM;
-	return pg_rt_pool_grow(r, (uint32_t)((r->pool ? r->used : 1) + need));
+	return pg_bt_pool_grow(r, (r->pool ? r->used : 1) +
+			       pg_bt_nodes_for(r, nseg));
 }
 
 static void split_at(struct pg_registry *r, uintptr_t x)
 {
-	uint32_t i = pg_rt_find_le(r, x), n;
+	struct pg_seg *s = pg_bt_le(r, x), v;
 
-	if (i == PG_NIL || N(i).start == x || N(i).end <= x)
+	if (!s || s->start == x || s->end <= x)
 		return;
-	n = pg_rt_node_alloc(r);
-	N(n).start = x;
-	N(n).end = N(i).end;
-	N(n).nlong = N(i).nlong;
-	N(n).nshort = N(i).nshort;
-	N(n).flags = N(i).flags;
-	N(i).end = x;
-	pg_rt_tree_insert(r, n);
+	v = *s;
+	v.start = x;
+	s->end = x;
+	pg_bt_insert(r, &v);
 }
 
 static bool same_kind(const struct pg_seg *a, const struct pg_seg *b)
@@ -59,36 +56,32 @@ static bool same_kind(const struct pg_seg *a, const struct pg_seg *b)
  * one beginning at end. */
 static void coalesce(struct pg_registry *r, uintptr_t start, uintptr_t end)
 {
-	uint32_t i = start ? pg_rt_find_le(r, start - 1) : PG_NIL, nx;
+	struct pg_seg *s = start ? pg_bt_le(r, start - 1) : NULL, *nx;
+	uintptr_t at;
 
-	if (i == PG_NIL || N(i).end != start)
-		i = pg_rt_first_overlap(r, start);
-	while (i != PG_NIL && N(i).start <= end) {
-		nx = pg_rt_next_seg(r, i);
-		if (nx != PG_NIL && N(nx).start == N(i).end &&
-		    same_kind(&N(i), &N(nx))) {
-			N(i).end = N(nx).end;
-			pg_rt_tree_remove(r, nx);
+	if (!s || s->end != start)
+		s = pg_bt_first_overlap(r, start);
+	while (s && s->start <= end) {
+		nx = pg_bt_next(r, s);
+		if (nx && nx->start == s->end && same_kind(s, nx)) {
+			at = s->start;
+			s->end = nx->end;
+			pg_bt_delete(r, nx->start);
+			s = pg_bt_le(r, at);
 			continue;
 		}
-		i = nx;
+		s = nx;
 	}
 }
 
 static void insert_piece(struct pg_registry *r, uintptr_t s, uintptr_t e,
 			 bool shortterm)
 {
-	uint32_t n = pg_rt_node_alloc(r);
+	struct pg_seg v = { s, e, !shortterm, shortterm, 0 };
 
-	r->extents += 1 - pg_rt_pinned_at(r, s) - pg_rt_pinned_from(r, e);
+	r->extents += 1 - pg_bt_pinned_at(r, s) - pg_bt_pinned_from(r, e);
 	r->bytes += e - s;
-	N(n).start = s;
-	N(n).end = e;
-	if (shortterm)
-		N(n).nshort = 1;
-	else
-		N(n).nlong = 1;
-	pg_rt_tree_insert(r, n);
+	pg_bt_insert(r, &v);
 }
 
 static bool is_single(const struct pg_seg *g, bool shortterm)
@@ -96,46 +89,72 @@ static bool is_single(const struct pg_seg *g, bool shortterm)
 	return g->flags == 0 && g->nlong == !shortterm && g->nshort == shortterm;
 }
 
-/* The common case: nothing pinned inside [start, end). Extend a touching
- * neighbour with the same counts, or add one node. */
+/* The common case: nothing pinned inside [start, end). One seek finds
+ * both neighbours and the leaf slot: extend a touching neighbour with the
+ * same counts, or add one segment there. */
 static bool add_disjoint(struct pg_registry *r, uintptr_t start, uintptr_t end,
 			 bool shortterm)
 {
-	uint32_t p, n, up;
+	struct pg_bt_path path;
+	struct pg_seg *p, *n;
 	bool left, right, lm, rm;
 
-	pg_rt_find_around(r, start, &p, &n, &up);
-
-	if ((p != PG_NIL && N(p).end > start) ||
-	    (n != PG_NIL && N(n).start < end))
+	pg_bt_seek(r, start, &path);
+	p = pg_bt_pred(r, &path);
+	n = pg_bt_succ(r, &path);
+	if ((p && p->end > start) || (n && n->start < end))
 		return false;
-	left = p != PG_NIL && N(p).end == start;
-	right = n != PG_NIL && N(n).start == end;
-	lm = left && is_single(&N(p), shortterm);
-	rm = right && is_single(&N(n), shortterm);
+	left = p && p->end == start;
+	right = n && n->start == end;
+	lm = left && is_single(p, shortterm);
+	rm = right && is_single(n, shortterm);
 	r->extents += 1 - left - right;
 	r->bytes += end - start;
 	if (lm && rm) {
-		N(p).end = N(n).end;
-		pg_rt_tree_remove(r, n);
+		p->end = n->end;
+		if (path.idx[path.h - 1] < r->pool[path.node[path.h - 1]].n)
+			pg_bt_delete_at(r, &path);	/* n is in this leaf */
+		else
+			pg_bt_delete(r, n->start);
 	} else if (lm) {
-		N(p).end = end;
+		p->end = end;
 	} else if (rm) {
-		N(n).start = start;	/* still between p and n's successor */
+		pg_bt_lower_succ(r, &path, n, start);
 	} else {
-		uint32_t x = pg_rt_node_alloc(r);
+		struct pg_seg v = { start, end, !shortterm, shortterm, 0 };
 
-		N(x).start = start;
-		N(x).end = end;
-		N(x).nlong = !shortterm;
-		N(x).nshort = shortterm;
-		pg_rt_tree_insert(r, x);
+		pg_bt_insert_at(r, &path, &v);
 	}
 	return true;
 }
 
 static void add_general(struct pg_registry *r, uintptr_t start, uintptr_t end,
-			bool shortterm);
+			bool shortterm)
+{
+	uintptr_t cur = start, at;
+	struct pg_seg *s;
+
+	split_at(r, start);
+	split_at(r, end);
+	while (cur < end) {
+		s = pg_bt_ge(r, cur);
+		if (!s || s->start >= end) {
+			insert_piece(r, cur, end, shortterm);
+			break;
+		}
+		if (s->start > cur) {
+			at = s->start;
+			insert_piece(r, cur, at, shortterm);
+			s = pg_bt_le(r, at);
+		}
+		if (shortterm)
+			s->nshort++;
+		else
+			s->nlong++;
+		cur = s->end;
+	}
+	coalesce(r, start, end);
+}
 
 void pg_reg_add(struct pg_registry *r, uintptr_t start, uintptr_t end,
 		bool shortterm)
@@ -145,71 +164,44 @@ void pg_reg_add(struct pg_registry *r, uintptr_t start, uintptr_t end,
 	add_general(r, start, end, shortterm);
 }
 
-static void add_general(struct pg_registry *r, uintptr_t start, uintptr_t end,
-			bool shortterm)
-{
-	uintptr_t cur = start;
-	uint32_t i;
-
-	split_at(r, start);
-	split_at(r, end);
-	while (cur < end) {
-		i = pg_rt_find_ge(r, cur);
-		if (i == PG_NIL || N(i).start >= end) {
-			insert_piece(r, cur, end, shortterm);
-			break;
-		}
-		if (N(i).start > cur)
-			insert_piece(r, cur, N(i).start, shortterm);
-		if (shortterm)
-			N(i).nshort++;
-		else
-			N(i).nlong++;
-		cur = N(i).end;
-	}
-	coalesce(r, start, end);
-}
-
 bool pg_reg_covered(const struct pg_registry *r, uintptr_t start,
 		    uintptr_t end)
 {
 	uintptr_t cur = start;
-	uint32_t i;
+	const struct pg_seg *s;
 
 	if (!r->pool)
 		return false;
-	for (i = pg_rt_first_overlap(r, start); i != PG_NIL && cur < end;
-	     i = pg_rt_next_seg(r, i)) {
-		if (N(i).start > cur)
+	for (s = pg_bt_first_overlap(r, start); s && cur < end;
+	     s = pg_bt_next(r, s)) {
+		if (s->start > cur)
 			return false;
-		cur = N(i).end;
+		cur = s->end;
 	}
 	return cur >= end;
 }
 
 /* The common case: [start, end) is exactly one segment holding its last
- * pin. One walk finds it and both neighbours. */
+ * pin. One seek finds it, both neighbours and its leaf slot. */
 static bool remove_exact(struct pg_registry *r, uintptr_t start, uintptr_t end)
 {
-	uint32_t pred, i, up, succ;
+	struct pg_bt_path path;
+	struct pg_seg *s, *pred, *succ;
 
-	if (!r->pool || !start)
+	if (!r->pool)
 		return false;
-	pg_rt_find_around(r, start - 1, &pred, &i, &up);
-	if (i == PG_NIL || N(i).start != start || N(i).end != end ||
-	    pg_seg_pins(&N(i)) != 1)
+	pg_bt_seek(r, start, &path);
+	s = pg_bt_pred(r, &path);
+	if (!s || s->start != start || s->end != end || pg_seg_pins(s) != 1)
 		return false;
-	succ = N(i).right;
-	if (succ == PG_NIL)
-		succ = up;
-	else
-		while (N(succ).left != PG_NIL)
-			succ = N(succ).left;
-	r->extents += (pred != PG_NIL && N(pred).end == start) +
-		      (succ != PG_NIL && N(succ).start == end);
+	succ = pg_bt_succ(r, &path);
+	path.idx[path.h - 1]--;		/* s itself: it is in this leaf */
+	pred = pg_bt_pred(r, &path);
+	r->extents += (pred && pred->end == start) +
+		      (succ && succ->start == end);
 	r->extents -= 1;
 	r->bytes -= end - start;
-	pg_rt_tree_remove(r, i);
+	pg_bt_delete_at(r, &path);
 	return true;
 }
 
@@ -218,8 +210,8 @@ int pg_reg_pin(struct pg_registry *r, uintptr_t start, uintptr_t end,
 {
 	int ret;
 
-	/* the disjoint case needs one node at most */
-	if (r->pool && r->nfree + (r->cap - r->used) >= 1 &&
+	/* the disjoint case inserts one segment at most */
+	if (r->pool && pg_bt_nodes_for(r, 1) <= r->nfree + (r->cap - r->used) &&
 	    add_disjoint(r, start, end, shortterm))
 		return 0;
 	ret = pg_reg_reserve_for(r, start, end);
@@ -227,6 +219,9 @@ int pg_reg_pin(struct pg_registry *r, uintptr_t start, uintptr_t end,
 		pg_reg_add(r, start, end, shortterm);
 	return ret;
 }
+
+static void remove_general(struct pg_registry *r, uintptr_t start,
+			   uintptr_t end);
 
 int pg_reg_unpin(struct pg_registry *r, uintptr_t start, uintptr_t end)
 {
@@ -236,55 +231,62 @@ int pg_reg_unpin(struct pg_registry *r, uintptr_t start, uintptr_t end)
 		return -ENOENT;
 	if (pg_reg_reserve_for(r, start, end))
 		return -ENOMEM;
-	pg_reg_remove(r, start, end);
+	remove_general(r, start, end);	/* both checks done */
 	return 0;
 }
 
 bool pg_reg_remove(struct pg_registry *r, uintptr_t start, uintptr_t end)
 {
-	uintptr_t cur = start, s, e;
-	uint32_t i;
-
 	if (remove_exact(r, start, end))
 		return true;
 	if (!pg_reg_covered(r, start, end))
 		return false;
+	remove_general(r, start, end);
+	return true;
+}
+
+/* [start, end) is covered and not one exact last-pin segment. */
+static void remove_general(struct pg_registry *r, uintptr_t start,
+			   uintptr_t end)
+{
+	uintptr_t cur = start, s, e;
+	struct pg_seg *g;
+
 	split_at(r, start);
 	split_at(r, end);
 	while (cur < end) {
-		i = pg_rt_find_ge(r, cur);
-		cur = N(i).end;
+		g = pg_bt_ge(r, cur);
+		cur = g->end;
 		/* Short-term pins go first: the ambiguity resolves towards
 		 * keeping long-term protection. */
-		if (N(i).nshort)
-			N(i).nshort--;
+		if (g->nshort)
+			g->nshort--;
 		else
-			N(i).nlong--;
-		if (pg_seg_pins(&N(i)))
+			g->nlong--;
+		if (pg_seg_pins(g))
 			continue;
-		s = N(i).start;
-		e = N(i).end;
-		pg_rt_tree_remove(r, i);
+		s = g->start;
+		e = g->end;
+		pg_bt_delete(r, s);
 		r->bytes -= e - s;
-		r->extents += pg_rt_pinned_at(r, s) + pg_rt_pinned_from(r, e);
+		r->extents += pg_bt_pinned_at(r, s) + pg_bt_pinned_from(r, e);
 		r->extents -= 1;
 	}
 	coalesce(r, start, end);
-	return true;
 }
 
 int pg_reg_walk(const struct pg_registry *r, uintptr_t start, uintptr_t end,
 		pg_walk_fn fn, void *arg)
 {
-	uint32_t i;
+	const struct pg_seg *s;
 	int ret;
 
 	if (!r->pool)
 		return 0;
-	for (i = pg_rt_first_overlap(r, start); i != PG_NIL && N(i).start < end;
-	     i = pg_rt_next_seg(r, i)) {
-		ret = fn(N(i).start > start ? N(i).start : start,
-			 N(i).end < end ? N(i).end : end, &N(i), arg);
+	for (s = pg_bt_first_overlap(r, start); s && s->start < end;
+	     s = pg_bt_next(r, s)) {
+		ret = fn(s->start > start ? s->start : start,
+			 s->end < end ? s->end : end, s, arg);
 		if (ret)
 			return ret;
 	}
@@ -295,16 +297,16 @@ int pg_reg_walk_gaps(const struct pg_registry *r, uintptr_t start,
 		     uintptr_t end, pg_walk_fn fn, void *arg)
 {
 	uintptr_t cur = start;
-	uint32_t i = r->pool ? pg_rt_first_overlap(r, start) : PG_NIL;
+	const struct pg_seg *s = r->pool ? pg_bt_first_overlap(r, start) : NULL;
 	int ret;
 
-	for (; i != PG_NIL && N(i).start < end; i = pg_rt_next_seg(r, i)) {
-		if (N(i).start > cur) {
-			ret = fn(cur, N(i).start, NULL, arg);
+	for (; s && s->start < end; s = pg_bt_next(r, s)) {
+		if (s->start > cur) {
+			ret = fn(cur, s->start, NULL, arg);
 			if (ret)
 				return ret;
 		}
-		cur = N(i).end;
+		cur = s->end;
 	}
 	return cur < end ? fn(cur, end, NULL, arg) : 0;
 }
@@ -312,19 +314,21 @@ int pg_reg_walk_gaps(const struct pg_registry *r, uintptr_t start,
 void pg_reg_set_flags(struct pg_registry *r, uintptr_t start, uintptr_t end,
 		      uint8_t set, uint8_t clear)
 {
-	uint32_t i;
+	struct pg_seg *s;
 
+	if (!r->pool)
+		return;
 	split_at(r, start);
 	split_at(r, end);
-	for (i = pg_rt_first_overlap(r, start); i != PG_NIL && N(i).start < end;
-	     i = pg_rt_next_seg(r, i))
-		N(i).flags = (uint8_t)((N(i).flags & ~clear) | set);
+	for (s = pg_bt_first_overlap(r, start); s && s->start < end;
+	     s = pg_bt_next(r, s))
+		s->flags = (uint8_t)((s->flags & ~clear) | set);
 	coalesce(r, start, end);
 }
 
 const struct pg_seg *pg_reg_find(const struct pg_registry *r, uintptr_t addr)
 {
-	uint32_t i = r->pool ? pg_rt_find_le(r, addr) : PG_NIL;
+	const struct pg_seg *s = r->pool ? pg_bt_le(r, addr) : NULL;
 
-	return i != PG_NIL && N(i).end > addr ? &N(i) : NULL;
+	return s && s->end > addr ? s : NULL;
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Registry of pinned pages: disjoint segments [start, end) with pin counts,
- * kept in an AVL tree whose nodes live in one index-addressed pool. */
+ * kept in a B+tree whose 512-byte nodes live in one index-addressed pool
+ * (regbtree.c): a lookup among 100k segments touches 4 nodes. */
 #ifndef PG_REGISTRY_H
 #define PG_REGISTRY_H
 
@@ -15,16 +16,39 @@
 struct pg_seg {
 	uintptr_t start, end;
 	uint32_t nlong, nshort;	/* long-term / short-term pins on each page */
-	uint32_t left, right;
-	uint8_t height;
 	uint8_t flags;		/* PG_SEG_* */
 };
 
 #define PG_SEG_DONTFORK 0x1	/* pinguard holds MADV_DONTFORK here */
 
+/* 512-byte nodes: 16-byte header + 15 x 32 (leaf) or 40 x (8 + 4)
+ * (inner), + 16 spare. Leaves this size keep the inner levels small
+ * enough to stay cached (~16 bytes of inner node per leaf). */
+#define PG_LEAF_SEGS 15
+#define PG_INNER_KIDS 40
+
+struct pg_node {
+	uint16_t n;		/* segments (leaf) or children (inner) */
+	uint8_t leaf;
+	uint8_t pad_;
+	uint32_t prev, next;	/* leaves in address order; next: free list */
+	uint32_t pad2_;
+	union {
+		struct pg_seg seg[PG_LEAF_SEGS];	/* sorted by start */
+		struct {
+			/* key[i] <= every start under child[i] < key[i + 1];
+			 * key[0] is unused */
+			uintptr_t key[PG_INNER_KIDS];
+			uint32_t child[PG_INNER_KIDS];
+		};
+	};
+	uint64_t spare_[2];	/* to 8 whole cache lines */
+};
+
 struct pg_registry {
-	struct pg_seg *pool;	/* pool[0] is the nil node */
+	struct pg_node *pool;	/* pool[0] is unused: index 0 is nil */
 	uint32_t cap, used, free_head, nfree, root;
+	uint32_t height;	/* levels: 0 empty, 1 a single leaf */
 	uint64_t nsegs;		/* segments in the tree */
 	uint64_t extents;	/* maximal contiguous pinned extents */
 	uint64_t bytes;		/* bytes with at least one pin */

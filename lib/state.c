@@ -23,8 +23,9 @@ atomic_ulong pg_mm_gen;
  * libraries' atfork prepare handlers run on this thread while it holds
  * the lock: let them in (a free() that munmaps, a pin) rather than
  * deadlock. */
-static __thread unsigned t_nested;
-static __thread bool t_nested_seen;
+/* initial-exec: pg_lock is on every pin's path (no __tls_get_addr call) */
+static __thread unsigned t_nested __attribute__((tls_model("initial-exec")));
+static __thread bool t_nested_seen __attribute__((tls_model("initial-exec")));
 
 void pg_lock(void)
 {

@@ -17,6 +17,11 @@ static struct table tabs[2];
 static int cur;
 static bool valid;
 static unsigned long gen_seen;
+/* The entry the last lookup found: pins come in runs within one mapping,
+ * and a hit saves two binary searches per pin + unpin. Any entry holding
+ * the address is the one lower_bound() would find (entries are disjoint),
+ * so a stale hint costs a miss, never a wrong answer. */
+static size_t hint;
 
 static int table_grow(struct table *t)
 {
@@ -49,6 +54,18 @@ static size_t lower_bound(const struct table *t, uintptr_t addr)
 			hi = mid;
 	}
 	return lo;
+}
+
+/* lower_bound(t, addr), trying the hint first */
+static size_t find(const struct table *t, uintptr_t addr)
+{
+	size_t h = hint;
+
+	if (h < t->n && t->v[h].start <= addr && addr < t->v[h].end)
+		return h;
+	h = lower_bound(t, addr);
+	hint = h;
+	return h;
 }
 
 static uint32_t known_shift(const struct table *old, const struct pg_vma *v,
@@ -116,7 +133,7 @@ static bool fresh(void)
 static int lookup(uintptr_t *s, uintptr_t *e)
 {
 	const struct table *t = &tabs[cur];
-	size_t i = lower_bound(t, *s);
+	size_t i = find(t, *s);
 	uintptr_t pos = *s;
 	size_t first = i;
 
@@ -169,7 +186,7 @@ size_t pg_vmacache_count(void)
 void pg_vmacache_widen(uintptr_t *start, uintptr_t *end)
 {
 	const struct table *t = &tabs[cur];
-	size_t i = valid ? lower_bound(t, *start) : t->n;
+	size_t i = valid ? find(t, *start) : t->n;
 
 	if (i >= t->n || t->v[i].start > *start) {
 		if (pg_vmacache_refresh())

@@ -180,8 +180,7 @@ static void many_disjoint_ranges(void **state)
 	assert_int_equal(r.nsegs, n);
 	assert_int_equal(r.extents, n);
 	/* the design budget: at most 64 bytes per disjoint range */
-	assert_true(sizeof(struct pg_seg) <= 64);
-	assert_true((uint64_t)r.used * sizeof(struct pg_seg) / n <= 64);
+	assert_true((uint64_t)r.used * sizeof(struct pg_node) / n <= 64);
 	for (i = 0; i < n; i++) {
 		pg_reg_reserve_for(&r, A(0) + i * 2 * PAGE,
 				   A(0) + i * 2 * PAGE + PAGE);
@@ -192,6 +191,165 @@ static void many_disjoint_ranges(void **state)
 	assert_int_equal(r.extents, 0);
 }
 
+/* Thousands of segments: a B+tree of 3-4 levels, inner nodes split and
+ * merged, growing and shrinking phases, against a per-page model. */
+#define BIG 65536
+
+static uint32_t big_long[BIG], big_short[BIG];
+
+/* B+tree shape: every leaf at the same depth, non-empty nodes, keys
+ * bounding their subtrees, leaf links in order; returns the first leaf. */
+static uint32_t tree_check(const struct pg_registry *r, uint32_t i,
+			   uint32_t depth, uintptr_t lo, uintptr_t hi,
+			   bool has_hi, uint32_t *prev_leaf, uint64_t *segs)
+{
+	const struct pg_node *nd = &r->pool[i];
+	uint32_t j, first = i;
+
+	assert_true(i != PG_NIL && i < r->used && nd->n > 0);
+	if (nd->leaf) {
+		assert_int_equal(depth, r->height);
+		assert_int_equal(nd->prev, *prev_leaf);
+		if (*prev_leaf != PG_NIL)
+			assert_int_equal(r->pool[*prev_leaf].next, i);
+		*prev_leaf = i;
+		for (j = 0; j < nd->n; j++) {
+			assert_true(nd->seg[j].start >= lo);
+			assert_true(!has_hi || nd->seg[j].start < hi);
+			assert_true(nd->seg[j].start < nd->seg[j].end);
+			assert_true(!j || nd->seg[j - 1].end <= nd->seg[j].start);
+		}
+		*segs += nd->n;
+		return i;
+	}
+	assert_true(nd->n <= PG_INNER_KIDS);
+	for (j = 0; j < nd->n; j++) {
+		uintptr_t l = j ? nd->key[j] : lo;
+		bool last = j + 1u == nd->n;
+		uint32_t f;
+
+		f = tree_check(r, nd->child[j], depth + 1, l,
+			       last ? hi : nd->key[j + 1], last ? has_hi : true,
+			       prev_leaf, segs);
+		if (!j)
+			first = f;
+	}
+	return first;
+}
+
+static void shape_check(const struct pg_registry *r)
+{
+	uint32_t prev = PG_NIL;
+	uint64_t segs = 0;
+
+	if (!r->height) {
+		assert_int_equal(r->root, PG_NIL);
+		assert_int_equal(r->nsegs, 0);
+		return;
+	}
+	tree_check(r, r->root, 1, 0, 0, false, &prev, &segs);
+	assert_int_equal(r->pool[prev].next, PG_NIL);
+	assert_int_equal(segs, r->nsegs);
+}
+
+static void big_check(const struct pg_registry *r)
+{
+	uint64_t bytes = 0, extents = 0, segs = 0;
+	const struct pg_seg *s, *prev = NULL;
+	uintptr_t base = A(0);
+	int i;
+
+	shape_check(r);
+
+	for (i = 0; i < BIG; i++) {
+		s = pg_reg_find(r, base + (uintptr_t)i * PAGE + 9);
+		if (big_long[i] + big_short[i] == 0) {
+			assert_null(s);
+			prev = NULL;
+			continue;
+		}
+		assert_non_null(s);
+		assert_int_equal(s->nlong, big_long[i]);
+		assert_int_equal(s->nshort, big_short[i]);
+		bytes += PAGE;
+		extents += i == 0 || big_long[i - 1] + big_short[i - 1] == 0;
+		if (s != prev) {
+			segs++;
+			if (prev && prev->end == s->start)
+				assert_false(prev->nlong == s->nlong &&
+					     prev->nshort == s->nshort);
+		}
+		prev = s;
+	}
+	assert_int_equal(r->bytes, bytes);
+	assert_int_equal(r->extents, extents);
+	assert_int_equal(r->nsegs, segs);
+}
+
+static void deep_tree_against_model(void **state)
+{
+	struct pg_registry r = { 0 };
+	uint32_t maxh = 0;
+	int i, j, a, b, grow;
+	bool covered;
+
+	(void)state;
+	srand(7);
+	for (i = 0; i < 300000; i++) {
+		grow = (i / 100000) % 2 == 0;
+		a = rand() % BIG;
+		b = a + 1 + rand() % 3;
+		if (b > BIG)
+			b = BIG;
+		assert_int_equal(pg_reg_reserve_for(&r, A(a), A(b)), 0);
+		if (rand() % 10 < (grow ? 7 : 3)) {
+			bool st = rand() % 4 == 0;
+
+			pg_reg_add(&r, A(a), A(b), st);
+			for (j = a; j < b; j++)
+				(st ? big_short : big_long)[j]++;
+		} else {
+			for (covered = true, j = a; j < b; j++)
+				covered &= big_long[j] + big_short[j] > 0;
+			assert_int_equal(pg_reg_remove(&r, A(a), A(b)),
+					 covered);
+			for (j = a; covered && j < b; j++) {
+				if (big_short[j])
+					big_short[j]--;
+				else
+					big_long[j]--;
+			}
+		}
+		if (r.height > maxh)
+			maxh = r.height;
+		if (i % 25000 == 24999)
+			big_check(&r);
+	}
+	big_check(&r);
+	assert_true(maxh >= 3);
+	/* sequential runs both ways keep leaves well filled */
+	for (i = 0; i < BIG; i++)
+		while (big_long[i] + big_short[i]) {
+			assert_true(pg_reg_remove(&r, A(i), A(i + 1)));
+			big_short[i] ? big_short[i]-- : big_long[i]--;
+		}
+	big_check(&r);
+	assert_int_equal(r.height, 0);
+	for (i = BIG / 2 - 1; i >= 0; i--) {
+		assert_int_equal(pg_reg_pin(&r, A(2 * i), A(2 * i + 1), false),
+				 0);
+		big_long[2 * i]++;
+	}
+	big_check(&r);
+	assert_true((uint64_t)(r.used - r.nfree) * sizeof(struct pg_node) /
+		    (BIG / 2) <= 64);
+	for (i = 0; i < BIG / 2; i += 2) {
+		assert_int_equal(pg_reg_unpin(&r, A(2 * i), A(2 * i + 1)), 0);
+		big_long[2 * i]--;
+	}
+	big_check(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -200,6 +358,7 @@ int main(void)
 		cmocka_unit_test(short_term_released_first),
 		cmocka_unit_test(random_against_model),
 		cmocka_unit_test(many_disjoint_ranges),
+		cmocka_unit_test(deep_tree_against_model),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

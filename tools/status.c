@@ -22,7 +22,7 @@
 #include "tool.h"
 
 #define STATE_SYMBOL "pinguard_state_v1"
-#define MAX_NODES (1u << 26)	/* sanity bound on what we copy out */
+#define MAX_NODES (1u << 22)	/* sanity bound on what we copy out: 2 GiB */
 #define MAX_HTAB (1u << 24)
 #define MAX_URING_SLOTS 65536
 
@@ -38,7 +38,7 @@ struct range {
 
 struct snapshot {
 	struct pg_global g;
-	struct pg_seg *pool;
+	struct pg_node *pool;
 	struct pg_reg_entry *htab;
 	struct range *ranges;
 	size_t nranges;
@@ -91,30 +91,48 @@ static int add_range(struct snapshot *s, const struct pg_seg *seg)
 	return 0;
 }
 
-/* In-order walk of the copied pool; -EAGAIN when it does not look like
- * one consistent tree (a torn read). */
+/* Walk of the copied pool: down the leftmost path, then along the leaf
+ * links; -EAGAIN when it does not look like one consistent B+tree (a torn
+ * read). */
 static int walk(struct snapshot *s)
 {
 	const struct pg_registry *r = &s->g.reg;
-	uint32_t stack[128], i = r->root, sp = 0;
-	uint64_t visited = 0;
+	uint32_t i = r->root, depth, j;
+	uint64_t visited = 0, leaves = 0;
 	uintptr_t prev = 0;
+	const struct pg_node *nd;
 
-	while (i != PG_NIL || sp) {
-		while (i != PG_NIL) {
-			if (i >= r->used || sp == 128)
-				return -EAGAIN;
-			stack[sp++] = i;
-			i = s->pool[i].left;
-		}
-		i = stack[--sp];
-		if (++visited > r->nsegs || s->pool[i].start >= s->pool[i].end ||
-		    s->pool[i].start < prev)
+	if (!r->nsegs)
+		return r->root == PG_NIL ? 0 : -EAGAIN;
+	for (depth = 1; ; depth++) {
+		if (i == PG_NIL || i >= r->used || depth > r->height)
 			return -EAGAIN;
-		prev = s->pool[i].end;
-		if (add_range(s, &s->pool[i]))
-			return -ENOMEM;
-		i = s->pool[i].right;
+		nd = &s->pool[i];
+		if (nd->leaf)
+			break;
+		if (!nd->n || nd->n > PG_INNER_KIDS)
+			return -EAGAIN;
+		i = nd->child[0];
+	}
+	if (depth != r->height)
+		return -EAGAIN;
+	while (i != PG_NIL) {
+		if (i >= r->used || ++leaves > r->used)
+			return -EAGAIN;
+		nd = &s->pool[i];
+		if (!nd->leaf || !nd->n || nd->n > PG_LEAF_SEGS)
+			return -EAGAIN;
+		for (j = 0; j < nd->n; j++) {
+			const struct pg_seg *g = &nd->seg[j];
+
+			if (++visited > r->nsegs || g->start >= g->end ||
+			    g->start < prev)
+				return -EAGAIN;
+			prev = g->end;
+			if (add_range(s, g))
+				return -ENOMEM;
+		}
+		i = nd->next;
 	}
 	return visited == r->nsegs ? 0 : -EAGAIN;
 }
@@ -188,6 +206,7 @@ static int read_once(uint64_t state, struct snapshot *s)
 		return ret;
 	if (again.reg.pool != s->g.reg.pool || again.reg.used != s->g.reg.used ||
 	    again.reg.root != s->g.reg.root ||
+	    again.reg.height != s->g.reg.height ||
 	    again.reg.nsegs != s->g.reg.nsegs || again.htab != s->g.htab ||
 	    again.htab_cap != s->g.htab_cap ||
 	    again.cnt.pins_total != s->g.cnt.pins_total ||
