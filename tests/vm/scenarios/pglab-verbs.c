@@ -15,6 +15,7 @@
  * send:       parent writes 'B' after fork and posts a SEND from the MR on a
  *             (the provider's send queue is used after fork too); b receives.
  */
+#define PGLAB_VERBS
 #include "pglab-common.h"
 
 #include <getopt.h>
@@ -23,98 +24,6 @@
 #include <time.h>
 
 static struct ibv_cq *cq;
-
-static void poll_one(const char *what)
-{
-	struct ibv_wc wc;
-	struct timespec t0, t;
-	int n;
-
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (;;) {
-		n = ibv_poll_cq(cq, 1, &wc);
-		if (n < 0)
-			FAIL("%s_poll=%d", what, n);
-		if (n == 1)
-			break;
-		clock_gettime(CLOCK_MONOTONIC, &t);
-		if (t.tv_sec - t0.tv_sec > 10)
-			FAIL("%s_cq_timeout", what);
-	}
-	if (wc.status != IBV_WC_SUCCESS)
-		FAIL("%s_wc=%s", what, ibv_wc_status_str(wc.status));
-}
-
-static void connect_qp(struct ibv_qp *qp, uint32_t dqpn, union ibv_gid *gid, int gidx)
-{
-	struct ibv_qp_attr a = {
-		.qp_state = IBV_QPS_INIT, .port_num = 1, .pkey_index = 0,
-		.qp_access_flags = IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_READ |
-				   IBV_ACCESS_REMOTE_WRITE,
-	};
-	if (ibv_modify_qp(qp, &a, IBV_QP_STATE | IBV_QP_PKEY_INDEX | IBV_QP_PORT |
-			  IBV_QP_ACCESS_FLAGS))
-		FAIL("qp_init=%d", errno);
-	memset(&a, 0, sizeof(a));
-	a.qp_state = IBV_QPS_RTR;
-	a.path_mtu = IBV_MTU_1024;
-	a.dest_qp_num = dqpn;
-	a.max_dest_rd_atomic = 1;
-	a.min_rnr_timer = 12;
-	a.ah_attr.is_global = 1;
-	a.ah_attr.grh.dgid = *gid;
-	a.ah_attr.grh.sgid_index = gidx;
-	a.ah_attr.grh.hop_limit = 1;
-	a.ah_attr.port_num = 1;
-	if (ibv_modify_qp(qp, &a, IBV_QP_STATE | IBV_QP_AV | IBV_QP_PATH_MTU |
-			  IBV_QP_DEST_QPN | IBV_QP_RQ_PSN | IBV_QP_MAX_DEST_RD_ATOMIC |
-			  IBV_QP_MIN_RNR_TIMER))
-		FAIL("qp_rtr=%d", errno);
-	memset(&a, 0, sizeof(a));
-	a.qp_state = IBV_QPS_RTS;
-	a.timeout = 14;
-	a.retry_cnt = 7;
-	a.rnr_retry = 7;
-	a.max_rd_atomic = 1;
-	if (ibv_modify_qp(qp, &a, IBV_QP_STATE | IBV_QP_TIMEOUT | IBV_QP_RETRY_CNT |
-			  IBV_QP_RNR_RETRY | IBV_QP_SQ_PSN | IBV_QP_MAX_QP_RD_ATOMIC))
-		FAIL("qp_rts=%d", errno);
-}
-
-/* A GID usable for loopback: prefer the IPv4-mapped one (RoCE v2). */
-static int pick_gid(struct ibv_context *ctx, union ibv_gid *gid)
-{
-	static const uint8_t v4[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
-	union ibv_gid g;
-	int any = -1;
-
-	for (int i = 0; i < 16; i++) {
-		if (ibv_query_gid(ctx, 1, i, &g))
-			break;
-		if (!memcmp(g.raw, v4, 12)) {
-			*gid = g;
-			return i;
-		}
-		if (any < 0 && (g.global.subnet_prefix || g.global.interface_id)) {
-			any = i;
-			*gid = g;
-		}
-	}
-	return any;
-}
-
-static struct ibv_qp *make_qp(struct ibv_pd *pd)
-{
-	struct ibv_qp_init_attr ia = {
-		.send_cq = cq, .recv_cq = cq, .qp_type = IBV_QPT_RC,
-		.cap = { .max_send_wr = 4, .max_recv_wr = 4, .max_send_sge = 1, .max_recv_sge = 1 },
-	};
-	struct ibv_qp *qp = ibv_create_qp(pd, &ia);
-
-	if (!qp)
-		FAIL("create_qp=%d", errno);
-	return qp;
-}
 
 int main(int argc, char **argv)
 {
@@ -151,7 +60,7 @@ int main(int argc, char **argv)
 	if (!ctx)
 		FAIL("open_device=%d", errno);
 	union ibv_gid gid;
-	int gidx = pick_gid(ctx, &gid);
+	int gidx = pglab_pick_gid(ctx, &gid);
 	if (gidx < 0)
 		SKIP("no_gid");
 	struct ibv_pd *pd = ibv_alloc_pd(ctx);
@@ -176,9 +85,9 @@ int main(int argc, char **argv)
 	if (!mr || !pmr)
 		FAIL("reg_mr=%d", errno);
 	note_mode(); /* after the first pin: api_pin() or the preloaded wrapper */
-	struct ibv_qp *qa = make_qp(pd), *qb = make_qp(pd);
-	connect_qp(qa, qb->qp_num, &gid, gidx);
-	connect_qp(qb, qa->qp_num, &gid, gidx);
+	struct ibv_qp *qa = pglab_make_qp(pd, cq), *qb = pglab_make_qp(pd, cq);
+	pglab_connect_qp(qa, qb->qp_num, &gid, gidx);
+	pglab_connect_qp(qb, qa->qp_num, &gid, gidx);
 	detail("gid=%d", gidx);
 
 	int go[2], rep[2];
@@ -216,7 +125,7 @@ int main(int argc, char **argv)
 		wr.wr.rdma.rkey = mr->rkey;
 		if (ibv_post_send(qb, &wr, &bad))
 			FAIL("post_send=%d", errno);
-		poll_one(op);
+		pglab_poll_one(cq, op);
 	} else {
 		sge = (struct ibv_sge){ (uintptr_t)peer, len, pmr->lkey };
 		if (ibv_post_recv(qb, &rwr, &rbad))
@@ -225,8 +134,8 @@ int main(int argc, char **argv)
 		wr.opcode = IBV_WR_SEND;
 		if (ibv_post_send(qa, &wr, &bad))
 			FAIL("post_send=%d", errno);
-		poll_one("send");
-		poll_one("recv");
+		pglab_poll_one(cq, "send");
+		pglab_poll_one(cq, "recv");
 	}
 	if (is_write)
 		result = all_eq(buf, len, 'C') ? "coherent" : all_eq(buf, len, 'B') ? "stale" : "mixed";
