@@ -16,6 +16,7 @@
 # of the pair), pins (ibv_reg_mr the preloaded pinguard saw in the client,
 # from PINGUARD_STATS; absent without pinguard) and the mode words.
 set -u
+. "$(dirname "$0")/pglab-common.sh"
 tool=ib_write_bw iters= size= dev=rxe0 debug=0
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -90,23 +91,7 @@ if [ "$debug" = 1 ]; then
 	  cat "$tmp/client.out"; cat "$tmp/pg-client.log" 2>/dev/null; } >/dev/console 2>&1
 fi
 sec=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
-if [ -n "${LD_PRELOAD:-}" ] && [ -r "$tmp/pg-client.log" ]; then
-	# One stats line per process that exits (timeout(1) too): the tool's
-	# is the one with the most pins.
-	st=$(grep 'stats: mode' "$tmp/pg-client.log" |
-		awk '{ n = $0; sub(/.*, pins /, "", n); n += 0; if (!l || n > m) { m = n; l = $0 } } END { print l }')
-	m=$(sed -n 's/.*stats: mode \([a-z]*\),.*/\1/p' <<<"$st")
-	pins=$(sed -n 's/.*, pins \([0-9]*\) .*/\1/p' <<<"$st")
-	au=$(grep 'auto mode: kernel' "$tmp/pg-client.log" | tail -1)
-	if [ -n "$au" ]; then
-		k=$(sed -n 's/.*kernel \([a-z]*\) (by \([a-z]*\)).*/\1/p' <<<"$au")
-		r=$(sed -n 's/.*kernel [a-z]* (by \([a-z]*\)).*/\1/p' <<<"$au")
-	else
-		k=unknown r=configured
-	fi
-	[ -n "$m" ] && mode_words="mode=$m reason=$r kernel=$k"
-	[ -n "$pins" ] && det+=",pins=$pins"
-fi
+pglab_stats_words "$tmp/pg-client.log"
 # The result row: the first line after the "#bytes" header.
 row=$(awk '/^ *#bytes/ { getline; print; exit }' "$tmp/client.out")
 rm -rf "$tmp"

@@ -16,6 +16,7 @@
 # sec (wall time of the pair), pins (registrations the preloaded pinguard saw
 # in the client) and the mode words.
 set -u
+. "$(dirname "$0")/pglab-common.sh"
 test=tag_bw tls=rc_verbs,ud_verbs iters= size= dev=rxe0:1 debug=0
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -77,23 +78,7 @@ if [ "$debug" = 1 ]; then
 	  cat "$tmp/client.out"; cat "$tmp/pg-client.log" 2>/dev/null; } >/dev/console 2>&1
 fi
 sec=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
-if [ -n "${LD_PRELOAD:-}" ] && [ -r "$tmp/pg-client.log" ]; then
-	# One stats line per process that exits (timeout(1) too): the tool's
-	# is the one with the most pins.
-	st=$(grep 'stats: mode' "$tmp/pg-client.log" |
-		awk '{ n = $0; sub(/.*, pins /, "", n); n += 0; if (!l || n > m) { m = n; l = $0 } } END { print l }')
-	m=$(sed -n 's/.*stats: mode \([a-z]*\),.*/\1/p' <<<"$st")
-	pins=$(sed -n 's/.*, pins \([0-9]*\) .*/\1/p' <<<"$st")
-	au=$(grep 'auto mode: kernel' "$tmp/pg-client.log" | tail -1)
-	if [ -n "$au" ]; then
-		k=$(sed -n 's/.*kernel \([a-z]*\) (by \([a-z]*\)).*/\1/p' <<<"$au")
-		r=$(sed -n 's/.*kernel [a-z]* (by \([a-z]*\)).*/\1/p' <<<"$au")
-	else
-		k=unknown r=configured
-	fi
-	[ -n "$m" ] && mode_words="mode=$m reason=$r kernel=$k"
-	[ -n "$pins" ] && det+=",pins=$pins"
-fi
+pglab_stats_words "$tmp/pg-client.log"
 # -f prints the final row only: 8 numbers.
 row=$(awk 'NF == 8 && $1 ~ /^[0-9]+$/ { r = $0 } END { print r }' "$tmp/client.out")
 rm -rf "$tmp"
