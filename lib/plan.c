@@ -463,7 +463,7 @@ void pg_plan_copy_parent(void)
 	for (i = 0; i < plan.n; i++) {
 		struct piece *p = &plan.p[i];
 
-		if (p->own_stage && plan.staged &&
+		if (p->own_stage &&
 		    (ret = pg_sys_munmap((void *)p->stage, p->end - p->start)))
 			fork_error("unmapping hugetlb staging", p->stage,
 				   p->stage + (p->end - p->start), ret);
