@@ -10,7 +10,8 @@
 #   pglab.nopreload=LIST programs the library has no interposer for
 # scenarios.list lines may start their arguments with @variants=, @knobs=,
 # @timeout=, @env=K=V[,K=V...] (see the loop at the end).
-# Output: "PGLAB <scenario> <variant> knob=<0|1> result=<r> detail=<d>" lines.
+# Output: "PGLAB <scenario> <variant> knob=<0|1> result=<r> detail=<d>" lines,
+# each followed by "PGLAB-TIME <scenario> <variant> knob=<0|1> sec=<s>".
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export HOME=/tmp LANG=C TMPDIR=/tmp
 
@@ -140,7 +141,9 @@ while read -r name prog args; do
 	in_list "$knob" "$only_k" || continue
 	for v in ${variants//,/ }; do
 		in_list "$v" "$only_v" || continue
+		t0=$SECONDS
 		tmo=$stmo senv=$senv run_one "$name" "$v" "$prog" "$@" </dev/null
+		echo "PGLAB-TIME $name $v knob=$knob sec=$((SECONDS - t0))"
 	done
 done < /run/pglab/scenarios.list
 echo "PGLAB-END knob=$knob"

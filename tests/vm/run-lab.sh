@@ -27,15 +27,18 @@ usage: $0 [options]
   --knobs LIST      fork_early_cow values to boot with (default 0,1)
   --workdir DIR     where binaries and console logs go
   --timeout SEC     per-boot timeout (default: 120 + 6 per cell)
+  --jobs N          guests booted at once, one per knob value (default 1:
+                    one after another; see below before raising it)
   --strict          count skipped cells as failures
 EOF
 	exit 2
 }
 
 # Environment defaults (handy under meson test): PINGUARD_VM_SCENARIOS,
-# PINGUARD_VM_VARIANTS, PINGUARD_VM_KNOBS, PINGUARD_VM_STRICT=1, PINGUARD_VM_LIST.
+# PINGUARD_VM_VARIANTS, PINGUARD_VM_KNOBS, PINGUARD_VM_STRICT=1, PINGUARD_VM_LIST,
+# PINGUARD_VM_JOBS.
 listf=${PINGUARD_VM_LIST:-$here/scenarios.list}
-builddir= lib= kernel= build_kernel= workdir= boot_tmo=
+builddir= lib= kernel= build_kernel= workdir= boot_tmo= jobs=${PINGUARD_VM_JOBS:-}
 scen=${PINGUARD_VM_SCENARIOS:-all} knobs=${PINGUARD_VM_KNOBS:-0,1} strict=${PINGUARD_VM_STRICT:-0}
 variants=${PINGUARD_VM_VARIANTS:-none,api-copy,api-dontfork,api-off,api-auto,preload-copy,preload-dontfork,preload-off,preload-auto}
 while [ $# -gt 0 ]; do
@@ -50,6 +53,7 @@ while [ $# -gt 0 ]; do
 	--knobs) knobs=$2; shift ;;
 	--workdir) workdir=$2; shift ;;
 	--timeout) boot_tmo=$2; shift ;;
+	--jobs) jobs=$2; shift ;;
 	--strict) strict=1 ;;
 	*) usage ;;
 	esac
@@ -233,44 +237,78 @@ expect() { # expect SCENARIO VARIANT KNOB -> "result [key=value...]"
 	echo "?"
 }
 
-# --- boot once per knob value ---------------------------------------------
-declare -A got=() det=() ext=()
-boot_fail=0
+# --- boot once per knob value, up to $jobs guests at once -----------------
+# Each guest has its own console log; they share the read-only work dir.
+boot() { # boot KNOB: run the guest, leave its console in console-knobK.log
+	local k=$1 log=$workdir/console-knob$1.log cmdline start rc
+	cmdline="root=/dev/root rootfstype=9p rootflags=trans=virtio,version=9p2000.L,msize=262144,cache=loose ro"
+	cmdline+=" console=ttyS0 loglevel=4 panic=-1 init=$here/guest-init.sh fork_early_cow=$k"
+	cmdline+=" pglab.dir=$workdir pglab.scen=$(IFS=,; echo "${scenarios[*]}") pglab.variants=$run_variants"
+	cmdline+=" pglab.lib=${lib:+/run/pglab/lib/libpinguard.so.0} pglab.nopreload=${nopreload:--} pglab.timeout=60"
+	say "booting $(basename "$kernel") with fork_early_cow=$k (timeout ${boot_tmo}s, log $log)"
+	start=$(date +%s)
+	timeout --foreground -s KILL "$boot_tmo" "$qemu" -accel tcg -cpu max -m 2G -smp 2 \
+		-nographic -no-reboot -nic none -kernel "$kernel" -append "$cmdline" \
+		-fsdev local,id=root,path=/,security_model=none,readonly=on,multidevs=remap \
+		-device virtio-9p-pci,fsdev=root,mount_tag=/dev/root \
+		</dev/null >"$log" 2>&1
+	rc=$?
+	say "fork_early_cow=$k: guest finished in $(( $(date +%s) - start ))s (qemu rc=$rc)"
+	tr -d '\r' <"$log" >"$log.tmp" && mv "$log.tmp" "$log"
+}
+boot_knobs=()
 for k in ${knobs//,/ }; do
-	log=$workdir/console-knob$k.log
-	rm -f "$log"
-	if [ -n "$run_variants" ] && [ "${ncells[$k]}" = 0 ]; then
+	rm -f "$workdir/console-knob$k.log"
+	[ -z "$run_variants" ] && continue
+	if [ "${ncells[$k]}" = 0 ]; then
 		say "fork_early_cow=$k: no cell to run (scenarios.list @variants/@knobs), not booting"
-	elif [ -n "$run_variants" ]; then
-		cmdline="root=/dev/root rootfstype=9p rootflags=trans=virtio,version=9p2000.L,msize=262144 ro"
-		cmdline+=" console=ttyS0 loglevel=4 panic=-1 init=$here/guest-init.sh fork_early_cow=$k"
-		cmdline+=" pglab.dir=$workdir pglab.scen=$(IFS=,; echo "${scenarios[*]}") pglab.variants=$run_variants"
-		cmdline+=" pglab.lib=${lib:+/run/pglab/lib/libpinguard.so.0} pglab.nopreload=${nopreload:--} pglab.timeout=60"
-		say "booting $(basename "$kernel") with fork_early_cow=$k (timeout ${boot_tmo}s, log $log)"
-		start=$(date +%s)
-		timeout --foreground -s KILL "$boot_tmo" "$qemu" -accel tcg -cpu max -m 2G -smp 2 \
-			-nographic -no-reboot -nic none -kernel "$kernel" -append "$cmdline" \
-			-fsdev local,id=root,path=/,security_model=none,readonly=on,multidevs=remap \
-			-device virtio-9p-pci,fsdev=root,mount_tag=/dev/root \
-			</dev/null >"$log" 2>&1
-		rc=$?
-		say "guest finished in $(( $(date +%s) - start ))s (qemu rc=$rc)"
-		tr -d '\r' <"$log" >"$log.tmp" && mv "$log.tmp" "$log"
-		info=$(grep -a '^PGLAB-INFO' "$log" | tail -1)
-		[ -n "$info" ] && say "${info#PGLAB-INFO }"
-		if ! grep -aq "^PGLAB-END knob=$k\$" "$log"; then
-			say "FAIL: no 'PGLAB-END knob=$k' on the console (timeout, panic or wrong knob); last lines:"
-			grep -av '^PGLAB ' "$log" | tail -15 | sed 's/^/    /' >&2
-			boot_fail=1
-		fi
-		grep -a '^PGLAB-STDERR' "$log" | head -20 | sed 's/^/    /' >&2
-		while read -r _ s v kn res d x; do
-			[ "$kn" = "knob=$k" ] || continue
-			got[$s/$v/$k]=${res#result=}
-			det[$s/$v/$k]=${d#detail=}
-			ext[$s/$v/$k]=$x # "mode=.. reason=.. kernel=.." (pinguard loaded)
-		done < <(grep -a '^PGLAB ' "$log")
+		continue
 	fi
+	boot_knobs+=("$k")
+done
+# One guest after the other by default: under TCG each vCPU is a host
+# thread, and two guests whose programs busy-poll (UCX, MPI ranks) on a
+# 2-CPU host each ran 3-4x slower than alone (the middleware list took
+# longer in parallel than in a row).
+[ -z "$jobs" ] && jobs=1
+case $jobs in ''|*[!0-9]*|0) say "--jobs wants a number >= 1"; usage ;; esac
+[ "${#boot_knobs[@]}" -gt 1 ] && say "${#boot_knobs[@]} guests, $jobs at a time"
+lab_start=$(date +%s)
+running=0
+for k in "${boot_knobs[@]}"; do
+	if [ "$running" -ge "$jobs" ]; then
+		wait -n
+		running=$((running - 1))
+	fi
+	boot "$k" &
+	running=$((running + 1))
+done
+wait
+[ "${#boot_knobs[@]}" -gt 1 ] && say "all guests finished in $(( $(date +%s) - lab_start ))s"
+
+declare -A got=() det=() ext=() secs=()
+boot_fail=0
+for k in "${boot_knobs[@]}"; do
+	log=$workdir/console-knob$k.log
+	info=$(grep -a '^PGLAB-INFO' "$log" | tail -1)
+	[ -n "$info" ] && say "${info#PGLAB-INFO }"
+	if ! grep -aq "^PGLAB-END knob=$k\$" "$log"; then
+		say "FAIL: no 'PGLAB-END knob=$k' on the console (timeout, panic or wrong knob); last lines:"
+		grep -av '^PGLAB ' "$log" | tail -15 | sed 's/^/    /' >&2
+		boot_fail=1
+	fi
+	grep -a '^PGLAB-STDERR' "$log" | head -20 | sed 's/^/    /' >&2
+	while read -r _ s v kn res d x; do
+		[ "$kn" = "knob=$k" ] || continue
+		got[$s/$v/$k]=${res#result=}
+		det[$s/$v/$k]=${d#detail=}
+		ext[$s/$v/$k]=$x # "mode=.. reason=.. kernel=.." (pinguard loaded)
+	done < <(grep -a '^PGLAB ' "$log")
+	# PGLAB-TIME <scenario> <variant> knob=K sec=S: guest seconds per cell
+	while read -r _ s _ kn t; do
+		[ "$kn" = "knob=$k" ] || continue
+		secs[$s]=$(( ${secs[$s]:-0} + ${t#sec=} ))
+	done < <(grep -a '^PGLAB-TIME ' "$log")
 done
 
 # --- matrix ---------------------------------------------------------------
@@ -333,6 +371,12 @@ for w in "${!skipwhy[@]}"; do echo "  skipped ${skipwhy[$w]}x  $w"; done | sort 
 # pinguard's mode decision as the programs saw it after their first pin.
 [ ${#modes[@]} -gt 0 ] && echo "pinguard modes (cells):"
 for w in "${!modes[@]}"; do printf "  %-22s %s (%d)\n" "${w%%:*}" "${w#*: }" "${modes[$w]}"; done | sort
+# Where the guests' time went (PGLAB-TIME), slowest scenarios first.
+if [ ${#secs[@]} -gt 0 ]; then
+	echo "guest seconds per scenario (all its cells, slowest first):"
+	for s in "${!secs[@]}"; do echo "${secs[$s]} $s"; done | sort -rn | head -8 |
+		while read -r t s; do printf "  %5d  %s\n" "$t" "$s"; done
+fi
 say "kernel: $kernel"
 say "$cells cells, $bad unexpected, $skipped skipped/not run, $unlisted outside scenarios.list's @variants/@knobs; logs in $workdir"
 if [ $bad -gt 0 ] || [ $boot_fail = 1 ]; then
