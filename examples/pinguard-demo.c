@@ -128,7 +128,7 @@ int main(int argc, char **argv)
 	memset(buf, 'F', len);
 	/* The first pin resolves auto mode: what does this kernel need? */
 	pinguard_pin(buf, 4096, 0);
-	pinguard_get_mode(&mi);
+	pinguard_get_mode(&mi, sizeof(mi));
 	pinguard_unpin(buf, 4096);
 	printf("pinguard %s demo: %zu MiB buffer, pinned through the API\n\n",
 	       pinguard_version(), len / MIB);

@@ -111,7 +111,11 @@ int pinguard_unpin(void *addr, size_t len);
 /* Number of pins currently held on the page containing addr (>= 0). */
 int pinguard_pin_count(const void *addr);
 
-int pinguard_get_mode(struct pinguard_mode_info *info);
+/* size: sizeof(struct pinguard_mode_info) as the caller knows it; a
+ * smaller (older) structure gets the fields it has. Programs built
+ * against pinguard 0.1, whose call had no size, bind to the PINGUARD_0.1
+ * version, which fills the six fields the structure had then. */
+int pinguard_get_mode(struct pinguard_mode_info *info, size_t size);
 
 /* size: sizeof(struct pinguard_stats) as the caller knows it. */
 int pinguard_get_stats(struct pinguard_stats *stats, size_t size);

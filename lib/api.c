@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Read-only public calls: mode, statistics, names, version. */
+#include <stddef.h>
 #include <string.h>
 
 #include "internal.h"
@@ -10,22 +11,39 @@ __attribute__((weak)) bool pg_fork_init_taken(void)
 	return false;
 }
 
-int pinguard_get_mode(struct pinguard_mode_info *info)
+/* pinguard_get_mode@@PINGUARD_0.2: with the caller's structure size. */
+int pg_get_mode_0_2(struct pinguard_mode_info *info, size_t size);
+int pg_get_mode_0_2(struct pinguard_mode_info *info, size_t size)
 {
-	if (!info)
+	struct pinguard_mode_info m;
+
+	if (!info || !size)
 		return -EINVAL;
 	pg_lock();
-	info->configured = pg.cfg.mode;
-	info->effective = pg.effective;
-	info->reason = pg.reason;
-	info->kernel = pg.kernel;
-	info->pretouch = pg.cfg.pretouch;
-	info->scope = pg.cfg.scope;
+	m.configured = pg.cfg.mode;
+	m.effective = pg.effective;
+	m.reason = pg.reason;
+	m.kernel = pg.kernel;
+	m.pretouch = pg.cfg.pretouch;
+	m.scope = pg.cfg.scope;
 	pg_unlock();
-	info->fork_init = pg_fork_init_taken() ? PINGUARD_FORK_INIT_TAKEOVER :
-						 PINGUARD_FORK_INIT_PASSTHROUGH;
+	m.fork_init = pg_fork_init_taken() ? PINGUARD_FORK_INIT_TAKEOVER :
+					     PINGUARD_FORK_INIT_PASSTHROUGH;
+	/* Older callers know a prefix of the structure. */
+	memcpy(info, &m, size < sizeof(m) ? size : sizeof(m));
 	return 0;
 }
+__asm__(".symver pg_get_mode_0_2, pinguard_get_mode@@PINGUARD_0.2");
+
+/* pinguard_get_mode@PINGUARD_0.1, for programs built against 0.1: no size
+ * argument, and their structure ended before fork_init (six enums). */
+int pg_get_mode_0_1(struct pinguard_mode_info *info);
+int pg_get_mode_0_1(struct pinguard_mode_info *info)
+{
+	return pg_get_mode_0_2(info, offsetof(struct pinguard_mode_info,
+					      fork_init));
+}
+__asm__(".symver pg_get_mode_0_1, pinguard_get_mode@PINGUARD_0.1");
 
 struct extent_count {
 	uintptr_t end;

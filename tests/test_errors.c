@@ -1,6 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* Bad input gets a negative errno and changes nothing; errno itself is
  * left alone. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE	/* dlvsym */
+#endif
+#include <dlfcn.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -74,7 +79,10 @@ static void bad_api_arguments(void **state)
 
 	(void)state;
 	assert_int_equal(pinguard_get_stats(NULL, 8), -EINVAL);
-	assert_int_equal(pinguard_get_mode(NULL), -EINVAL);
+	assert_int_equal(pinguard_get_mode(NULL, sizeof(struct pinguard_mode_info)),
+			 -EINVAL);
+	assert_int_equal(pinguard_get_mode((struct pinguard_mode_info *)&c, 0),
+			 -EINVAL);
 	assert_int_equal(pinguard_get_config(NULL, sizeof(c)), -EINVAL);
 	assert_int_equal(pinguard_configure(NULL, sizeof(c)), -EINVAL);
 	assert_int_equal(pinguard_get_config(&c, sizeof(c)), 0);
@@ -112,6 +120,50 @@ static void stats_prefix(void **state)
 	munmap(p, PAGE);
 }
 
+/* struct pinguard_mode_info grew fork_init in 0.2. A short structure
+ * gets a prefix; a program built against 0.1 (no size argument) binds to
+ * pinguard_get_mode@PINGUARD_0.1, which must not write past the six
+ * fields it knew (it did: 4 bytes of the caller's stack). */
+static void mode_info_versions(void **state)
+{
+	typedef int (*get_0_1)(struct pinguard_mode_info *);
+	get_0_1 old = (get_0_1)dlvsym(RTLD_DEFAULT, "pinguard_get_mode",
+				      "PINGUARD_0.1");
+	void *cur = dlvsym(RTLD_DEFAULT, "pinguard_get_mode", "PINGUARD_0.2");
+	struct pinguard_mode_info mi;
+	struct pinguard_config c;
+	int two[3] = { -1, -1, 0x5a5a };
+
+	(void)state;
+	assert_int_equal(pinguard_get_config(&c, sizeof(c)), 0);
+	assert_non_null(old);
+	assert_non_null(cur);
+	assert_ptr_equal(cur, dlsym(RTLD_DEFAULT, "pinguard_get_mode"));
+	assert_ptr_not_equal((void *)old, cur);
+
+	memset(&mi, 0x5a, sizeof(mi));
+	assert_int_equal(pinguard_get_mode(&mi, sizeof(mi)), 0);
+	assert_int_equal(mi.configured, (int)c.mode);
+	assert_int_equal(mi.effective, (int)c.mode);
+	assert_int_equal(mi.reason, PINGUARD_REASON_CONFIGURED);
+	assert_int_equal(mi.fork_init, PINGUARD_FORK_INIT_PASSTHROUGH);
+
+	assert_int_equal(pinguard_get_mode((struct pinguard_mode_info *)two,
+					   2 * sizeof(int)), 0);
+	assert_int_equal(two[0], (int)c.mode);
+	assert_int_equal(two[1], (int)c.mode);
+	assert_int_equal(two[2], 0x5a5a);
+
+	memset(&mi, 0x5a, sizeof(mi));
+	assert_int_equal(old(&mi), 0);
+	assert_int_equal(mi.configured, (int)c.mode);
+	assert_int_equal(mi.effective, (int)c.mode);
+	assert_int_equal(mi.reason, PINGUARD_REASON_CONFIGURED);
+	assert_int_equal(mi.scope, PINGUARD_SCOPE_LONGTERM);
+	assert_int_equal(mi.fork_init, 0x5a5a5a5a);	/* untouched */
+	assert_int_equal(old(NULL), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -119,6 +171,7 @@ int main(void)
 		cmocka_unit_test(bad_unpins),
 		cmocka_unit_test(bad_api_arguments),
 		cmocka_unit_test(stats_prefix),
+		cmocka_unit_test(mode_info_versions),
 	};
 
 	set_mode(PINGUARD_MODE_COPY);

@@ -75,7 +75,7 @@ static void ask_library(struct facts *fx)
 	}
 	if (page != MAP_FAILED)
 		munmap(page, (size_t)psz);
-	pinguard_get_mode(&fx->mode);
+	pinguard_get_mode(&fx->mode, sizeof(fx->mode));
 }
 
 static void look_around(struct facts *fx)

@@ -32,7 +32,7 @@ static void print_state(const char *tag)
 	struct pinguard_config c;
 	struct pinguard_mode_info m;
 
-	if (pinguard_get_config(&c, sizeof(c)) || pinguard_get_mode(&m))
+	if (pinguard_get_config(&c, sizeof(c)) || pinguard_get_mode(&m, sizeof(m)))
 		printf("%s error\n", tag);
 	printf("%s cfg mode=%s pretouch=%d scope=%d kernel=%s\n", tag,
 	       pinguard_mode_name(c.mode), c.pretouch, c.scope,

@@ -9,7 +9,7 @@ static int (*p_pin_count)(const void *);
 static int (*p_get_stats)(struct pinguard_stats *, size_t);
 static int (*p_get_config)(struct pinguard_config *, size_t);
 static int (*p_configure)(const struct pinguard_config *, size_t);
-static int (*p_get_mode)(struct pinguard_mode_info *);
+static int (*p_get_mode)(struct pinguard_mode_info *, size_t);
 static struct pinguard_stats base;
 
 static bool in_pinguard(const void *p)
@@ -39,7 +39,7 @@ int pg_api_setup(void **state)
 		dlsym(RTLD_DEFAULT, "pinguard_get_config");
 	p_configure = (int (*)(const struct pinguard_config *, size_t))
 		dlsym(RTLD_DEFAULT, "pinguard_configure");
-	p_get_mode = (int (*)(struct pinguard_mode_info *))
+	p_get_mode = (int (*)(struct pinguard_mode_info *, size_t))
 		dlsym(RTLD_DEFAULT, "pinguard_get_mode");
 	if (!in_pinguard((void *)p_pin_count) || !p_get_stats ||
 	    !p_get_config || !p_configure || !p_get_mode) {
@@ -50,7 +50,7 @@ int pg_api_setup(void **state)
 	if (p_get_config(&c, sizeof(c)))
 		return -1;
 	c.mode = PINGUARD_MODE_OFF;
-	if (p_configure(&c, sizeof(c)) || p_get_mode(&mi) ||
+	if (p_configure(&c, sizeof(c)) || p_get_mode(&mi, sizeof(mi)) ||
 	    mi.effective != PINGUARD_MODE_OFF)
 		return -1;
 	return 0;

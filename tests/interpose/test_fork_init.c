@@ -28,12 +28,12 @@ static int failures;
 
 static enum pinguard_fork_init fork_init_in_force(void)
 {
-	int (*get_mode)(struct pinguard_mode_info *) =
-		(int (*)(struct pinguard_mode_info *))
+	int (*get_mode)(struct pinguard_mode_info *, size_t) =
+		(int (*)(struct pinguard_mode_info *, size_t))
 		dlsym(RTLD_DEFAULT, "pinguard_get_mode");
 	struct pinguard_mode_info mi;
 
-	if (!get_mode || get_mode(&mi)) {
+	if (!get_mode || get_mode(&mi, sizeof(mi))) {
 		CHECK(0, "pinguard is not preloaded");
 		return PINGUARD_FORK_INIT_PASSTHROUGH;
 	}

@@ -146,7 +146,7 @@ static inline void note_mode(void)
 #ifdef HAVE_PINGUARD
 	struct pinguard_mode_info mi;
 
-	if (pinguard_get_mode(&mi) == 0)
+	if (pinguard_get_mode(&mi, sizeof(mi)) == 0)
 		snprintf(pglab_mode, sizeof(pglab_mode), " mode=%s reason=%s kernel=%s",
 			 pinguard_mode_name(mi.effective), pinguard_reason_name(mi.reason),
 			 pinguard_kernel_name(mi.kernel));
@@ -154,12 +154,13 @@ static inline void note_mode(void)
 	/* Same layout as struct pinguard_mode_info (seven enums). */
 	struct { int configured, effective, reason, kernel, pretouch, scope,
 		 fork_init; } mi;
-	int (*get)(void *) = (int (*)(void *))dlsym(RTLD_DEFAULT, "pinguard_get_mode");
+	int (*get)(void *, size_t) =
+		(int (*)(void *, size_t))dlsym(RTLD_DEFAULT, "pinguard_get_mode");
 	const char *(*mname)(int) = (const char *(*)(int))dlsym(RTLD_DEFAULT, "pinguard_mode_name");
 	const char *(*rname)(int) = (const char *(*)(int))dlsym(RTLD_DEFAULT, "pinguard_reason_name");
 	const char *(*kname)(int) = (const char *(*)(int))dlsym(RTLD_DEFAULT, "pinguard_kernel_name");
 
-	if (get && mname && rname && kname && get(&mi) == 0)
+	if (get && mname && rname && kname && get(&mi, sizeof(mi)) == 0)
 		snprintf(pglab_mode, sizeof(pglab_mode), " mode=%s reason=%s kernel=%s",
 			 mname(mi.effective), rname(mi.reason), kname(mi.kernel));
 #endif

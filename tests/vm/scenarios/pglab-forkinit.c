@@ -91,15 +91,16 @@ static const char *takeover_word(void)
 #ifdef HAVE_PINGUARD
 	struct pinguard_mode_info mi;
 
-	if (pinguard_get_mode(&mi))
+	if (pinguard_get_mode(&mi, sizeof(mi)))
 		return NULL;
 	return mi.fork_init == PINGUARD_FORK_INIT_TAKEOVER ? "yes" : "no";
 #else
 	/* Same layout as struct pinguard_mode_info (seven enums); takeover = 1. */
 	struct { int configured, effective, reason, kernel, pretouch, scope, fork_init; } mi;
-	int (*get)(void *) = (int (*)(void *))dlsym(RTLD_DEFAULT, "pinguard_get_mode");
+	int (*get)(void *, size_t) =
+		(int (*)(void *, size_t))dlsym(RTLD_DEFAULT, "pinguard_get_mode");
 
-	if (!get || get(&mi))
+	if (!get || get(&mi, sizeof(mi)))
 		return NULL;
 	return mi.fork_init == 1 ? "yes" : "no";
 #endif

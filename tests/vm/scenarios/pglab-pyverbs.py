@@ -108,8 +108,9 @@ def note_mode():
             names.append(f)
     except AttributeError:
         return
-    mi = (ctypes.c_int * 16)()   # struct pinguard_mode_info: 7 enums today
-    if get(mi) == 0:
+    mi = (ctypes.c_int * 7)()   # struct pinguard_mode_info: 7 enums
+    get.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+    if get(mi, ctypes.sizeof(mi)) == 0:
         m, r, k = (n(v).decode() for n, v in zip(names, (mi[1], mi[2], mi[3])))
         RESULT["mode"] = f" mode={m} reason={r} kernel={k}"
 
