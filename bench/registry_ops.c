@@ -25,16 +25,6 @@ static void set_mode(enum pinguard_mode m)
 		BENCH_DIE("configure");
 }
 
-/* CPU time of this thread: the loops make no system calls, and on a
- * shared machine wall time would count the time other tenants ran. */
-static double cpu_ns(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-	return t.tv_sec * 1e9 + t.tv_nsec;
-}
-
 static long rss_bytes(void)
 {
 	long pages = 0, rss = 0;

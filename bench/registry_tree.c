@@ -15,14 +15,6 @@
 #define OPS 200000
 #define BASE (1ul << 40)	/* addresses only: nothing is mapped */
 
-static double cpu_ns(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-	return t.tv_sec * 1e9 + t.tv_nsec;
-}
-
 int main(int argc, char **argv)
 {
 	static struct pg_registry reg;
