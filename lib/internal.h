@@ -27,7 +27,7 @@ struct pg_counters {
 };
 
 #define PG_STATE_MAGIC 0x70696e6775617264ull	/* "pinguard" */
-#define PG_STATE_VERSION 2	/* 2: B+tree registry (struct pg_node) */
+#define PG_STATE_VERSION 3	/* 3: registry unpin hint */
 
 /* Read by `pinguard status PID` through /proc/PID/mem: keep magic and
  * version first, and bump the version when the layout changes. */

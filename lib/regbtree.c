@@ -190,6 +190,7 @@ void pg_bt_insert_at(struct pg_registry *r, const struct pg_bt_path *p,
 	struct pg_node *l, *rt;
 
 	r->nsegs++;
+	r->mods++;
 	if (!p->h) {
 		li = node_alloc(r, true);
 		N(li).seg[0] = *v;
@@ -327,6 +328,7 @@ void pg_bt_delete_at(struct pg_registry *r, const struct pg_bt_path *p)
 		l->seg[pos] = l->seg[pos + 1];
 	l->n = (uint16_t)n;	/* n, not l->n, below: no store-to-load stall */
 	r->nsegs--;
+	r->mods++;
 	if (p->h == 1) {
 		if (!n) {
 			node_free(r, r->root);
@@ -381,6 +383,7 @@ void pg_reg_reset(struct pg_registry *r)
 	r->root = PG_NIL;
 	r->height = 0;
 	r->nsegs = r->extents = r->bytes = 0;
+	r->mods++;	/* forget the hint */
 }
 
 int pg_bt_pool_grow(struct pg_registry *r, uint64_t need)

@@ -89,6 +89,60 @@ static bool is_single(const struct pg_seg *g, bool shortterm)
 	return g->flags == 0 && g->nlong == !shortterm && g->nshort == shortterm;
 }
 
+/* Remember where the segment starting at start went (p: the seek that
+ * placed it), unless a split moved it out of that slot. */
+static void note_hint(struct pg_registry *r, const struct pg_bt_path *p,
+		      uintptr_t start)
+{
+	uint32_t leaf = p->h ? p->node[p->h - 1] : r->root;
+	uint32_t pos = p->h ? p->idx[p->h - 1] : 0;
+	const struct pg_node *l = &r->pool[leaf];
+
+	if (pos < l->n && l->seg[pos].start == start) {
+		r->hint_leaf = leaf;
+		r->hint_pos = pos;
+		r->hint_mods = r->mods;
+	}
+}
+
+/* remove_exact() without a seek: [start, end) is the segment the last
+ * disjoint pin inserted, nothing was inserted or deleted since, and its
+ * leaf keeps enough segments that the delete needs no rebalancing (which
+ * would need the path). */
+static bool remove_hinted(struct pg_registry *r, uintptr_t start,
+			  uintptr_t end)
+{
+	struct pg_node *l = &r->pool[r->hint_leaf];
+	struct pg_seg *s, *pred = NULL, *succ = NULL;
+	uint32_t pos = r->hint_pos, n = l->n;
+
+	if (pos >= n)
+		return false;
+	s = &l->seg[pos];
+	if (s->start != start || s->end != end || pg_seg_pins(s) != 1)
+		return false;
+	if (r->height == 1 ? n < 2 : n - 1u <= PG_LEAF_SEGS / 2)
+		return false;
+	if (pos)
+		pred = &l->seg[pos - 1];
+	else if (l->prev != PG_NIL)
+		pred = &r->pool[l->prev].seg[r->pool[l->prev].n - 1];
+	if (pos + 1 < n)
+		succ = &l->seg[pos + 1];
+	else if (l->next != PG_NIL)
+		succ = &r->pool[l->next].seg[0];
+	r->extents += (pred && pred->end == start) +
+		      (succ && succ->start == end);
+	r->extents -= 1;
+	r->bytes -= end - start;
+	/* a smaller first start keeps the separators above valid */
+	memmove(s, s + 1, (n - pos - 1) * sizeof(*s));
+	l->n = (uint16_t)(n - 1);
+	r->nsegs--;
+	r->mods++;
+	return true;
+}
+
 /* The common case: nothing pinned inside [start, end). One seek finds
  * both neighbours and the leaf slot: extend a touching neighbour with the
  * same counts, or add one segment there. */
@@ -124,6 +178,7 @@ static bool add_disjoint(struct pg_registry *r, uintptr_t start, uintptr_t end,
 		struct pg_seg v = { start, end, !shortterm, shortterm, 0 };
 
 		pg_bt_insert_at(r, &path, &v);
+		note_hint(r, &path, start);
 	}
 	return true;
 }
@@ -190,6 +245,9 @@ static bool remove_exact(struct pg_registry *r, uintptr_t start, uintptr_t end)
 
 	if (!r->pool)
 		return false;
+	if (r->hint_mods == r->mods && r->hint_leaf &&
+	    remove_hinted(r, start, end))
+		return true;
 	pg_bt_seek(r, start, &path);
 	s = pg_bt_pred(r, &path);
 	if (!s || s->start != start || s->end != end || pg_seg_pins(s) != 1)

@@ -52,6 +52,10 @@ struct pg_registry {
 	uint64_t nsegs;		/* segments in the tree */
 	uint64_t extents;	/* maximal contiguous pinned extents */
 	uint64_t bytes;		/* bytes with at least one pin */
+	/* Inserts and deletes so far; the leaf slot of the last disjoint pin
+	 * stays right until the next one: its unpin needs no seek. */
+	uint64_t mods, hint_mods;
+	uint32_t hint_leaf, hint_pos;
 };
 
 /* Walk callback over [start, end) pieces; return non-zero to stop. */

@@ -350,6 +350,84 @@ static void deep_tree_against_model(void **state)
 	big_check(&r);
 }
 
+static void big_pin(struct pg_registry *r, int a, int b, bool st)
+{
+	int j;
+
+	assert_int_equal(pg_reg_pin(r, A(a), A(b), st), 0);
+	for (j = a; j < b; j++)
+		(st ? big_short : big_long)[j]++;
+}
+
+static void big_unpin(struct pg_registry *r, int a, int b)
+{
+	int j;
+
+	assert_int_equal(pg_reg_unpin(r, A(a), A(b)), 0);
+	for (j = a; j < b; j++)
+		big_short[j] ? big_short[j]-- : big_long[j]--;
+}
+
+/* A pin undone right away (the unpin reuses the pin's leaf slot, no
+ * seek), and the cases where that slot is stale: another pin or unpin in
+ * between, leaves that split on the pin or would need a merge on the
+ * unpin, neighbours that touch. Against the per-page model. */
+static void pin_unpin_pairs_against_model(void **state)
+{
+	struct pg_registry r = { 0 };
+	int i, k, k2, a, b, a2, b2;
+	bool st;
+
+	(void)state;
+	memset(big_long, 0, sizeof(big_long));
+	memset(big_short, 0, sizeof(big_short));
+	srand(11);
+	for (i = 0; i < BIG / 4; i++)
+		big_pin(&r, 4 * ((i * 7919) % (BIG / 4)), 4 * ((i * 7919) % (BIG / 4)) + 1,
+			false);
+	big_check(&r);
+	assert_true(r.height >= 3);
+	for (i = 0; i < 200000; i++) {
+		k = rand() % (BIG / 4);
+		/* fresh page, or one touching the pinned page before it */
+		a = 4 * k + 1 + (rand() % 4 != 0);
+		b = a + 1 + (rand() % 8 == 0);
+		st = rand() % 4 == 0;
+		big_pin(&r, a, b, st);
+		switch (rand() % 8) {
+		case 0:		/* another pair in between */
+			k2 = rand() % (BIG / 4);
+			if (k2 == k)
+				break;
+			a2 = 4 * k2 + 2;
+			b2 = a2 + 1;
+			big_pin(&r, a2, b2, false);
+			big_unpin(&r, a2, b2);
+			break;
+		case 1:		/* another pin outlives this pair */
+			k2 = rand() % (BIG / 4);
+			if (k2 == k || big_long[4 * k2 + 3])
+				break;
+			big_pin(&r, 4 * k2 + 3, 4 * k2 + 4, false);
+			break;
+		case 2:		/* drop one of those */
+			k2 = rand() % (BIG / 4);
+			if (big_long[4 * k2 + 3] && k2 != k)
+				big_unpin(&r, 4 * k2 + 3, 4 * k2 + 4);
+			break;
+		}
+		big_unpin(&r, a, b);
+		if (i % 20000 == 19999)
+			big_check(&r);
+	}
+	big_check(&r);
+	for (i = 0; i < BIG; i++)
+		while (big_long[i] + big_short[i])
+			big_unpin(&r, i, i + 1);
+	big_check(&r);
+	assert_int_equal(r.nsegs, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -359,6 +437,7 @@ int main(void)
 		cmocka_unit_test(random_against_model),
 		cmocka_unit_test(many_disjoint_ranges),
 		cmocka_unit_test(deep_tree_against_model),
+		cmocka_unit_test(pin_unpin_pairs_against_model),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
