@@ -193,6 +193,73 @@ static void gap_between_pins_is_shared(void **state)
  * runs after it, so that memory is guarded by this very fork. */
 static char *late_buf;
 
+/* Copies of 4 MiB and more are shared by the forking thread and a helper
+ * thread, chunk by chunk: three ranges of odd sizes (9 MiB in all, not a
+ * multiple of a chunk), rewritten before each fork; every child must see
+ * exactly its fork's data. */
+#define BIG_LEN (12ul << 20)
+static const size_t big_ranges[3][2] = {
+	{ 0, (1ul << 20) + 3 * PAGE },
+	{ (1ul << 20) + 5 * PAGE, (6ul << 20) + PAGE },
+	{ 7ul << 20, (7ul << 20) + 777 * PAGE },
+};
+
+struct big_view {
+	uint64_t *buf;
+	uint64_t seed;
+};
+
+static void big_fill(uint64_t *buf, uint64_t seed)
+{
+	size_t i;
+
+	for (i = 0; i < BIG_LEN / 8; i++)
+		buf[i] = seed * 0x9e3779b97f4a7c15ull ^ i;
+}
+
+static int child_checks_big(void *arg)
+{
+	const struct big_view *v = arg;
+	size_t r, i;
+
+	for (r = 0; r < 3; r++)
+		for (i = big_ranges[r][0] / 8; i < big_ranges[r][1] / 8; i++)
+			if (v->buf[i] != (v->seed * 0x9e3779b97f4a7c15ull ^ i))
+				return 1 + (int)r;
+	return 0;
+}
+
+static void large_copy_on_two_threads(void **state)
+{
+	struct big_view v = { map_anon(BIG_LEN, PROT_READ | PROT_WRITE), 0 };
+	struct pinguard_stats before;
+	size_t r, total = 0;
+	struct child c;
+
+	(void)state;
+	set_mode(PINGUARD_MODE_COPY);
+	for (r = 0; r < 3; r++) {
+		assert_int_equal(pinguard_pin((char *)v.buf + big_ranges[r][0],
+					      big_ranges[r][1] - big_ranges[r][0],
+					      0), 0);
+		total += big_ranges[r][1] - big_ranges[r][0];
+	}
+	for (v.seed = 1; v.seed <= 12; v.seed++) {
+		big_fill(v.buf, v.seed);
+		before = stats();
+		child_start(&c, child_checks_big, &v);
+		big_fill(v.buf, v.seed + 1000);	/* the parent moves on */
+		assert_int_equal(child_finish(&c), 0);
+		assert_int_equal(stats().bytes_copied - before.bytes_copied,
+				 total);
+	}
+	for (r = 0; r < 3; r++)
+		assert_int_equal(pinguard_unpin((char *)v.buf + big_ranges[r][0],
+						big_ranges[r][1] -
+						big_ranges[r][0]), 0);
+	munmap(v.buf, BIG_LEN);
+}
+
 static void app_prepare(void)
 {
 	if (late_buf && pinguard_pin_count(late_buf) == 0)
@@ -233,6 +300,7 @@ int main(void)
 		cmocka_unit_test(unpinned_memory_is_not_copied),
 		cmocka_unit_test(runs_after_application_prepare_handlers),
 		cmocka_unit_test(gap_between_pins_is_shared),
+		cmocka_unit_test(large_copy_on_two_threads),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
