@@ -105,41 +105,26 @@ static void note_hint(struct pg_registry *r, const struct pg_bt_path *p,
 	}
 }
 
-/* remove_exact() without a seek: [start, end) is the segment the last
- * disjoint pin inserted, nothing was inserted or deleted since, and its
- * leaf keeps enough segments that the delete needs no rebalancing (which
- * would need the path). */
-static bool remove_hinted(struct pg_registry *r, uintptr_t start,
-			  uintptr_t end)
+/* The path a seek of start would give, without seeking: a one-level path
+ * to the slot of the last disjoint pin, when it still holds the segment
+ * that starts at start (nothing was inserted or deleted since) and a
+ * delete there cannot need a merge, which would need the whole path:
+ * pg_bt_delete_at() on it only shifts the leaf (h == 1), which keeps more
+ * than PG_LEAF_SEGS / 2 segments (as the root, at least one). */
+static bool hint_path(const struct pg_registry *r, uintptr_t start,
+		      struct pg_bt_path *p)
 {
-	struct pg_node *l = &r->pool[r->hint_leaf];
-	struct pg_seg *s, *pred = NULL, *succ = NULL;
-	uint32_t pos = r->hint_pos, n = l->n;
+	const struct pg_node *l = &r->pool[r->hint_leaf];
+	uint32_t pos = r->hint_pos;
 
-	if (pos >= n)
+	if (r->hint_mods != r->mods || !r->hint_leaf || pos >= l->n ||
+	    l->seg[pos].start != start)
 		return false;
-	s = &l->seg[pos];
-	if (s->start != start || s->end != end || pg_seg_pins(s) != 1)
+	if (r->height == 1 ? l->n < 2 : l->n - 1u <= PG_LEAF_SEGS / 2)
 		return false;
-	if (r->height == 1 ? n < 2 : n - 1u <= PG_LEAF_SEGS / 2)
-		return false;
-	if (pos)
-		pred = &l->seg[pos - 1];
-	else if (l->prev != PG_NIL)
-		pred = &r->pool[l->prev].seg[r->pool[l->prev].n - 1];
-	if (pos + 1 < n)
-		succ = &l->seg[pos + 1];
-	else if (l->next != PG_NIL)
-		succ = &r->pool[l->next].seg[0];
-	r->extents += (pred && pred->end == start) +
-		      (succ && succ->start == end);
-	r->extents -= 1;
-	r->bytes -= end - start;
-	/* a smaller first start keeps the separators above valid */
-	memmove(s, s + 1, (n - pos - 1) * sizeof(*s));
-	l->n = (uint16_t)(n - 1);
-	r->nsegs--;
-	r->mods++;
+	p->h = 1;
+	p->node[0] = r->hint_leaf;
+	p->idx[0] = (uint16_t)(pos + 1);
 	return true;
 }
 
@@ -237,7 +222,8 @@ bool pg_reg_covered(const struct pg_registry *r, uintptr_t start,
 }
 
 /* The common case: [start, end) is exactly one segment holding its last
- * pin. One seek finds it, both neighbours and its leaf slot. */
+ * pin. One seek finds it, both neighbours and its leaf slot; right after
+ * its pin, no seek (hint_path()). */
 static bool remove_exact(struct pg_registry *r, uintptr_t start, uintptr_t end)
 {
 	struct pg_bt_path path;
@@ -245,10 +231,8 @@ static bool remove_exact(struct pg_registry *r, uintptr_t start, uintptr_t end)
 
 	if (!r->pool)
 		return false;
-	if (r->hint_mods == r->mods && r->hint_leaf &&
-	    remove_hinted(r, start, end))
-		return true;
-	pg_bt_seek(r, start, &path);
+	if (!hint_path(r, start, &path))
+		pg_bt_seek(r, start, &path);
 	s = pg_bt_pred(r, &path);
 	if (!s || s->start != start || s->end != end || pg_seg_pins(s) != 1)
 		return false;
