@@ -1,6 +1,20 @@
 # Shell part of the lab's scenario helpers, sourced by the script scenarios
 # (pglab-perftest.sh, pglab-ucxperf.sh); the C part is pglab-common.h.
 
+# out RESULT [DETAIL...]: print the scenario's result line, the caller's
+# det (with DETAILs appended) and mode_words, and exit: 77 for skip, 1 for
+# error, else 0.
+out() {
+	local r=$1 m=
+	shift
+	for d in "$@"; do det+=,$d; done
+	[ -n "${mode_words:-}" ] && m=" $mode_words"
+	echo "result=$r detail=$det$m"
+	[ "$r" = skip ] && exit 77
+	[ "$r" = error ] && exit 1
+	exit 0
+}
+
 # pglab_stats_words LOG: from the PINGUARD_STATS/PINGUARD_LOG file of a
 # preloaded run, set mode_words ("mode= reason= kernel=") and append
 # ",pins=N" to det. One stats line per process that exits (timeout(1) too):

@@ -30,16 +30,6 @@ while [ $# -gt 0 ]; do
 	shift
 done
 det="tool=$tool"
-out() { # out RESULT [DETAIL...]
-	local r=$1 m=
-	shift
-	for d in "$@"; do det+=,$d; done
-	[ -n "${mode_words:-}" ] && m=" $mode_words"
-	echo "result=$r detail=$det$m"
-	[ "$r" = skip ] && exit 77
-	[ "$r" = error ] && exit 1
-	exit 0
-}
 case $tool in
 ib_write_bw|ib_read_bw|ib_send_bw) kind=bw; : "${iters:=200}" "${size:=65536}" ;;
 ib_write_lat|ib_read_lat|ib_send_lat) kind=lat; : "${iters:=200}" "${size:=2}" ;;

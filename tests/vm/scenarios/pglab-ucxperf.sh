@@ -31,16 +31,6 @@ while [ $# -gt 0 ]; do
 	shift
 done
 det="test=$test,tls=${tls//,/+}"
-out() { # out RESULT [DETAIL...]
-	local r=$1 m=
-	shift
-	for d in "$@"; do det+=,$d; done
-	[ -n "${mode_words:-}" ] && m=" $mode_words"
-	echo "result=$r detail=$det$m"
-	[ "$r" = skip ] && exit 77
-	[ "$r" = error ] && exit 1
-	exit 0
-}
 case $test in
 *_lat) kind=lat; : "${iters:=1000}" "${size:=8}" ;;
 *) kind=bw; : "${iters:=1000}" "${size:=65536}" ;;
