@@ -27,18 +27,15 @@ usage: $0 [options]
   --knobs LIST      fork_early_cow values to boot with (default 0,1)
   --workdir DIR     where binaries and console logs go
   --timeout SEC     per-boot timeout (default: 120 + 6 per cell)
-  --jobs N          guests booted at once, one per knob value (default 1:
-                    one after another; see below before raising it)
   --strict          count skipped cells as failures
 EOF
 	exit 2
 }
 
 # Environment defaults (handy under meson test): PINGUARD_VM_SCENARIOS,
-# PINGUARD_VM_VARIANTS, PINGUARD_VM_KNOBS, PINGUARD_VM_STRICT=1, PINGUARD_VM_LIST,
-# PINGUARD_VM_JOBS.
+# PINGUARD_VM_VARIANTS, PINGUARD_VM_KNOBS, PINGUARD_VM_STRICT=1, PINGUARD_VM_LIST.
 listf=${PINGUARD_VM_LIST:-$here/scenarios.list}
-builddir= lib= kernel= build_kernel= workdir= boot_tmo= jobs=${PINGUARD_VM_JOBS:-}
+builddir= lib= kernel= build_kernel= workdir= boot_tmo=
 scen=${PINGUARD_VM_SCENARIOS:-all} knobs=${PINGUARD_VM_KNOBS:-0,1} strict=${PINGUARD_VM_STRICT:-0}
 variants=${PINGUARD_VM_VARIANTS:-none,api-copy,api-dontfork,api-off,api-auto,preload-copy,preload-dontfork,preload-off,preload-auto}
 while [ $# -gt 0 ]; do
@@ -53,7 +50,6 @@ while [ $# -gt 0 ]; do
 	--knobs) knobs=$2; shift ;;
 	--workdir) workdir=$2; shift ;;
 	--timeout) boot_tmo=$2; shift ;;
-	--jobs) jobs=$2; shift ;;
 	--strict) strict=1 ;;
 	*) usage ;;
 	esac
@@ -237,8 +233,10 @@ expect() { # expect SCENARIO VARIANT KNOB -> "result [key=value...]"
 	echo "?"
 }
 
-# --- boot once per knob value, up to $jobs guests at once -----------------
-# Each guest has its own console log; they share the read-only work dir.
+# --- boot once per knob value, one guest after the other -----------------
+# Not in parallel: under TCG each vCPU is a host thread, and two guests
+# whose programs busy-poll (UCX, Open MPI ranks) on a 2-CPU host each ran
+# 3-4x slower than alone (the middleware list took longer than in a row).
 boot() { # boot KNOB: run the guest, leave its console in console-knobK.log
 	local k=$1 log=$workdir/console-knob$1.log cmdline start rc
 	cmdline="root=/dev/root rootfstype=9p rootflags=trans=virtio,version=9p2000.L,msize=262144,cache=loose ro"
@@ -266,25 +264,9 @@ for k in ${knobs//,/ }; do
 	fi
 	boot_knobs+=("$k")
 done
-# One guest after the other by default: under TCG each vCPU is a host
-# thread, and two guests whose programs busy-poll (UCX, MPI ranks) on a
-# 2-CPU host each ran 3-4x slower than alone (the middleware list took
-# longer in parallel than in a row).
-[ -z "$jobs" ] && jobs=1
-case $jobs in ''|*[!0-9]*|0) say "--jobs wants a number >= 1"; usage ;; esac
-[ "${#boot_knobs[@]}" -gt 1 ] && say "${#boot_knobs[@]} guests, $jobs at a time"
-lab_start=$(date +%s)
-running=0
 for k in "${boot_knobs[@]}"; do
-	if [ "$running" -ge "$jobs" ]; then
-		wait -n
-		running=$((running - 1))
-	fi
-	boot "$k" &
-	running=$((running + 1))
+	boot "$k"
 done
-wait
-[ "${#boot_knobs[@]}" -gt 1 ] && say "all guests finished in $(( $(date +%s) - lab_start ))s"
 
 declare -A got=() det=() ext=() secs=()
 boot_fail=0
