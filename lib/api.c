@@ -97,6 +97,7 @@ int pinguard_get_stats(struct pinguard_stats *stats, size_t size)
 	s.fork_ns = pg.cnt.fork_ns;
 	s.pretouched_bytes = __atomic_load_n(&pg.cnt.pretouched_bytes,
 					     __ATOMIC_RELAXED);
+	s.staging_kept_bytes = pg.cnt.staging_kept;
 	pg_unlock();
 	/* Older callers know a prefix of the structure. */
 	memcpy(stats, &s, size < sizeof(s) ? size : sizeof(s));

@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "internal.h"
+#include "staging.h"
 #include "sys.h"
 
 struct choice {
@@ -77,6 +78,36 @@ static int env_choice(const char *var, const struct choice *c, int def)
 	return def;
 }
 
+/* A byte count: digits with an optional K, M or G (binary). Unset keeps
+ * def silently; anything else warns once and keeps def. */
+static size_t env_size(const char *var, size_t def)
+{
+	const char *v = secure_getenv(var), *p;
+	size_t n = 0, mul = 1;
+
+	if (!v)
+		return def;
+	for (p = v; *p >= '0' && *p <= '9'; p++) {
+		if (n > (SIZE_MAX - 9) / 10)
+			goto bad;
+		n = n * 10 + (size_t)(*p - '0');
+	}
+	if (p == v)
+		goto bad;
+	switch (*p) {
+	case 'k': case 'K': mul = 1ul << 10; p++; break;
+	case 'm': case 'M': mul = 1ul << 20; p++; break;
+	case 'g': case 'G': mul = 1ul << 30; p++; break;
+	}
+	if (*p || (n && mul > SIZE_MAX / n))
+		goto bad;
+	return n * mul;
+bad:
+	pg_warn_config("%s: invalid size '%s' (expected bytes, with an "
+		       "optional K, M or G); using %zu", var, v, def);
+	return def;
+}
+
 void pg_config_from_env(void)
 {
 	const char *file;
@@ -104,6 +135,8 @@ void pg_config_from_env(void)
 	pg.stats_at_exit = env_choice("PINGUARD_STATS", booleans, 0);
 	pg.cfg.fork_init = env_choice("PINGUARD_FORK_INIT", fork_inits,
 				      PINGUARD_FORK_INIT_PASSTHROUGH);
+	pg_staging_set_keep_max(env_size("PINGUARD_KEEP_STAGING",
+					 PG_STAGING_KEEP_DEFAULT));
 	pg.effective = pg.cfg.mode;
 	pg.reason = pg.cfg.mode == PINGUARD_MODE_AUTO ?
 		    PINGUARD_REASON_PENDING : PINGUARD_REASON_CONFIGURED;

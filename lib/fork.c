@@ -22,6 +22,7 @@
 #include "internal.h"
 #include "next.h"
 #include "plan.h"
+#include "staging.h"
 #include "sys.h"
 #include "vmacache.h"
 
@@ -162,6 +163,7 @@ void pg_fork_reset_child(bool held)
 	memset(&pg.cnt, 0, sizeof(pg.cnt));
 	pg_vmacache_invalidate();
 	pg_copy_reset_child();
+	pg_staging_reset_child();
 	pg_handles_reset_child();
 	pg_retry_reset_child();
 	atomic_store(&pg_active, false);

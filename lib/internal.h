@@ -24,10 +24,11 @@ struct pg_counters {
 	uint64_t active_pins, pins_total, unpins_total;
 	uint64_t forks_seen, forks_guarded, bytes_copied, fork_errors, fork_ns;
 	uint64_t pretouched_bytes;
+	uint64_t staging_kept;	/* copy mode: staging kept for the next fork */
 };
 
 #define PG_STATE_MAGIC 0x70696e6775617264ull	/* "pinguard" */
-#define PG_STATE_VERSION 3	/* 3: registry unpin hint */
+#define PG_STATE_VERSION 4	/* 4: counters.staging_kept */
 
 /* Read by `pinguard status PID` through /proc/PID/mem: keep magic and
  * version first, and bump the version when the layout changes. */

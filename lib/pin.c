@@ -10,6 +10,7 @@
 
 #include "internal.h"
 #include "plan.h"
+#include "staging.h"
 #include "sys.h"
 #include "vmacache.h"
 
@@ -217,6 +218,8 @@ int pinguard_unpin(void *addr, size_t len)
 	}
 	pg.cnt.active_pins--;
 	pg.cnt.unpins_total++;
+	if (!pg.reg.nsegs)
+		pg_staging_drop();	/* nothing pinned: give the memory back */
 out:
 	pg_unlock();
 	pg_log(PG_LOG_DEBUG, "unpin %p+%zu: %d", addr, len, ret);

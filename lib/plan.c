@@ -7,6 +7,7 @@
 #include "copier.h"
 #include "internal.h"
 #include "plan.h"
+#include "staging.h"
 #include "sys.h"
 #include "vmacache.h"
 
@@ -33,10 +34,12 @@ static struct {
 	size_t n, cap;
 	struct pg_copy_job *jobs;
 	size_t jobs_cap;
-	void *stage;		/* shared anonymous staging region */
+	void *stage;		/* private anonymous staging region */
 	size_t stage_len;
+	size_t stage_need;	/* bytes of it the layout uses */
 	bool active;		/* pieces planned and DONTFORK applied */
 	bool staged;		/* snapshots taken: the child may place them */
+	long vma_limit;		/* vm.max_map_count read at this fork */
 } plan;
 
 
@@ -229,6 +232,7 @@ static int apply_dontfork(size_t vmas, bool strict)
 	size_t i;
 	int ret;
 
+	plan.vma_limit = limit;
 	/* each piece may split its VMA twice */
 	if ((long)(vmas + 2 * plan.n + 16) > limit) {
 		pg_log(PG_LOG_WARN, "fork: %zu pinned pieces would pass "
@@ -274,6 +278,7 @@ static void stage_pieces(void)
 {
 	size_t i, len = 0;
 	uintptr_t base;
+	int err = 0;
 
 	for (i = 0; i < plan.n; i++) {
 		struct piece *p = &plan.p[i];
@@ -307,22 +312,16 @@ static void stage_pieces(void)
 	}
 	if (!len)
 		return;
-	plan.stage_len = len + THP_SIZE;
-	plan.stage = pg_sys_mmap(NULL, plan.stage_len, PROT_READ | PROT_WRITE,
-				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-				 -1, 0);
-	if (plan.stage == MAP_FAILED) {
-		plan.stage = NULL;
+	plan.stage_need = len;
+	plan.stage = pg_staging_get(len, &base, &plan.stage_len, &err);
+	if (!plan.stage) {
 		for (i = 0; i < plan.n; i++)
 			if (plan.p[i].kind == PIECE_COPY && !plan.p[i].own_stage)
 				plan.p[i].kind = PIECE_HIDE;
 		fork_error("staging memory (children get no copy) for",
-			   0, len, -ENOMEM);
+			   0, len, err);
 		return;
 	}
-	base = pg_align_down((uintptr_t)plan.stage + THP_SIZE - 1, THP_SIZE);
-	if (len >= THP_SIZE)
-		pg_sys_madvise((void *)base, len, MADV_HUGEPAGE);
 	for (i = 0; i < plan.n; i++)
 		if (plan.p[i].kind == PIECE_COPY && !plan.p[i].own_stage)
 			plan.p[i].stage += base;
@@ -474,7 +473,12 @@ void pg_plan_copy_parent(void)
 			fork_error("MADV_DOFORK (later children will not see "
 				   "it) of", p->start, p->end, ret);
 	}
-	if (plan.stage && (ret = pg_sys_munmap(plan.stage, plan.stage_len)))
+	/* Kept for the next fork unless near vm.max_map_count (it is a VMA
+	 * or three while it waits). */
+	if (plan.stage &&
+	    (ret = pg_staging_put(plan.stage, plan.stage_len,
+				  (long)(pg_vmacache_count() + 2 * plan.n + 16) <
+				  plan.vma_limit ? plan.stage_need : SIZE_MAX)))
 		fork_error("unmapping staging", (uintptr_t)plan.stage,
 			   (uintptr_t)plan.stage + plan.stage_len, ret);
 	plan.stage = NULL;

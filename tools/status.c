@@ -324,11 +324,12 @@ static void print_text(const struct snapshot *s, const char *lib,
 	       "  forks: %" PRIu64 " seen, %" PRIu64 " guarded, %" PRIu64
 	       " errors, %" PRIu64 " us\n"
 	       "  bytes copied for children: %" PRIu64 ", pretouched: %" PRIu64
+	       ", staging kept for the next fork: %" PRIu64
 	       "\n  application MADV_DONTFORK: %" PRIu64 " ranges, %" PRIu64
 	       " bytes\n", c->active_pins, c->pins_total, c->unpins_total,
 	       c->forks_seen, c->forks_guarded, c->fork_errors,
 	       c->fork_ns / 1000, c->bytes_copied, c->pretouched_bytes,
-	       g->foreign.extents, g->foreign.bytes);
+	       c->staging_kept, g->foreign.extents, g->foreign.bytes);
 	if (torn)
 		printf("warning: the process changed its pins while being "
 		       "read; this view may be inconsistent\n");
@@ -378,11 +379,13 @@ static void print_json(const struct snapshot *s, const char *lib,
 	       "%" PRIu64 ", \"unpins_total\": %" PRIu64 ", \"forks_seen\": %"
 	       PRIu64 ", \"forks_guarded\": %" PRIu64 ", \"fork_errors\": %"
 	       PRIu64 ", \"fork_ns\": %" PRIu64 ", \"bytes_copied\": %" PRIu64
-	       ", \"pretouched_bytes\": %" PRIu64 ", \"app_dontfork_ranges\": %"
+	       ", \"pretouched_bytes\": %" PRIu64 ", \"staging_kept_bytes\": %"
+	       PRIu64 ", \"app_dontfork_ranges\": %"
 	       PRIu64 ", \"app_dontfork_bytes\": %" PRIu64 "}}\n",
 	       c->active_pins, c->pins_total, c->unpins_total, c->forks_seen,
 	       c->forks_guarded, c->fork_errors, c->fork_ns, c->bytes_copied,
-	       c->pretouched_bytes, g->foreign.extents, g->foreign.bytes);
+	       c->pretouched_bytes, c->staging_kept, g->foreign.extents,
+	       g->foreign.bytes);
 }
 
 int cmd_status(int argc, char **argv)

@@ -101,6 +101,39 @@ static void probe_is_invisible(void)
 	pinguard_unpin(p, PAGE);
 }
 
+/* Pin 4 MiB at a 2 MiB boundary in copy mode, fork once: how much
+ * staging the library keeps for the next fork, and after the unpin. */
+static void keep_staging(void)
+{
+	size_t len = 4ul << 20, huge = 2ul << 20;
+	struct pinguard_config c;
+	struct pinguard_stats s;
+	char *m = mmap(NULL, len + huge, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *p = (char *)(((uintptr_t)m + huge - 1) & ~(huge - 1));
+	pid_t pid;
+	int st;
+
+	pinguard_get_config(&c, sizeof(c));
+	c.mode = PINGUARD_MODE_COPY;
+	if (m == MAP_FAILED || pinguard_configure(&c, sizeof(c)) ||
+	    pinguard_pin(p, len, 0)) {
+		printf("keep_staging: pin failed\n");
+		return;
+	}
+	memset(p, 1, len);
+	pid = fork();
+	if (pid == 0)
+		_exit(p[len - 1] == 1 ? 0 : 1);
+	if (waitpid(pid, &st, 0) != pid || st)
+		printf("fork child failed\n");
+	pinguard_get_stats(&s, sizeof(s));
+	printf("kept=%lu\n", (unsigned long)s.staging_kept_bytes);
+	pinguard_unpin(p, len);
+	pinguard_get_stats(&s, sizeof(s));
+	printf("after unpin=%lu\n", (unsigned long)s.staging_kept_bytes);
+}
+
 static int child_main(const char *what)
 {
 	if (!strcmp(what, "config")) {
@@ -114,6 +147,8 @@ static int child_main(const char *what)
 		printf("pin=%d\n", pinguard_pin(p, PAGE, 0));
 		print_state("after");
 		pinguard_unpin(p, PAGE);
+	} else if (!strcmp(what, "staging")) {
+		keep_staging();
 	} else if (!strcmp(what, "probe")) {
 		probe_is_invisible();
 	} else {
@@ -492,6 +527,51 @@ static void probe_does_not_disturb_application(void **state)
 	free(r);
 }
 
+/* PINGUARD_KEEP_STAGING: a size with an optional K/M/G, 0 for none. */
+static void keep_staging_sizes(void)
+{
+	static const struct {
+		const char *var, *want_out;
+		bool warns;
+	} cases[] = {
+		{ NULL, "kept=4194304\n", false },	/* 64 MiB default */
+		{ "PINGUARD_KEEP_STAGING=0", "kept=0\n", false },
+		{ "PINGUARD_KEEP_STAGING=2M", "kept=0\n", false },
+		{ "PINGUARD_KEEP_STAGING=4194304", "kept=4194304\n", false },
+		{ "PINGUARD_KEEP_STAGING=8m", "kept=4194304\n", false },
+		{ "PINGUARD_KEEP_STAGING=1g", "kept=4194304\n", false },
+		{ "PINGUARD_KEEP_STAGING=4095k", "kept=0\n", false },
+		{ "PINGUARD_KEEP_STAGING=12X", "kept=4194304\n", true },
+		{ "PINGUARD_KEEP_STAGING=", "kept=4194304\n", true },
+		{ "PINGUARD_KEEP_STAGING=99999999999999999999",
+		  "kept=4194304\n", true },
+		{ "PINGUARD_KEEP_STAGING=99999999999G", "kept=4194304\n",
+		  true },
+	};
+	struct run *r = calloc(1, sizeof(*r));
+	size_t i;
+
+	assert_non_null(r);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		spawn1(r, "staging", cases[i].var);
+		expect_in(r->out, cases[i].want_out);
+		expect_in(r->out, "after unpin=0\n");
+		if (cases[i].warns) {
+			expect_in(r->err, "PINGUARD_KEEP_STAGING: invalid size");
+			assert_int_equal(count_lines(r->err), 1);
+		} else {
+			assert_string_equal(r->err, "");
+		}
+	}
+	free(r);
+}
+
+static void keep_staging_env(void **state)
+{
+	(void)state;
+	keep_staging_sizes();
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -510,6 +590,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(configured_mode_wins_over_kernel),
 		cmocka_unit_test(auto_mode_probes_patched_host),
 		cmocka_unit_test(probe_does_not_disturb_application),
+		cmocka_unit_test(keep_staging_env),
 	};
 
 	if (argc == 3 && !strcmp(argv[1], CHILD_ARG))

@@ -1,0 +1,178 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Copy mode keeps its staging region between forks (PINGUARD_KEEP_STAGING,
+ * 64 MiB by default) and copies the next fork's snapshot into it. What a
+ * user must still see: every child gets its own fork-time data, whether
+ * the children before it are still alive (they share the kept pages) or
+ * gone; the parent keeps its pinned pages; the kept memory is reported in
+ * the stats and given back at the last unpin.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "common.h"
+
+#define LEN ((6ul << 20) + 5 * PAGE)	/* over 3 huge pages, odd end */
+#define OFF (3 * PAGE)			/* pinned from an unaligned page */
+#define NKIDS 4
+
+struct view {
+	uint64_t *buf;
+	unsigned gen;
+};
+
+static uint64_t word(unsigned gen, size_t i)
+{
+	return ((uint64_t)gen << 48) ^ (i * 0x9e3779b97f4a7c15ull);
+}
+
+static void fill(uint64_t *b, unsigned gen)
+{
+	size_t i;
+
+	for (i = 0; i < LEN / 8; i++)
+		b[i] = word(gen, i);
+}
+
+/* In the child: words of the pinned buffer not from its fork's gen. */
+static int wrong_words(void *arg)
+{
+	const struct view *v = arg;
+	size_t i;
+	int bad = 0;
+
+	for (i = 0; i < LEN / 8; i++)
+		bad += v->buf[i] != word(v->gen, i);
+	return bad;
+}
+
+static long rss_pages(void)
+{
+	long size = 0, rss = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
+
+	assert_non_null(f);
+	assert_int_equal(fscanf(f, "%ld %ld", &size, &rss), 2);
+	fclose(f);
+	return rss;
+}
+
+static long vma_count(void)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	long n = 0;
+	int c;
+
+	assert_non_null(f);
+	while ((c = fgetc(f)) != EOF)
+		n += c == '\n';
+	fclose(f);
+	return n;
+}
+
+static uint64_t *pinned_buffer(void)
+{
+	char *m = map_anon(LEN + OFF, PROT_READ | PROT_WRITE);
+
+	set_mode(PINGUARD_MODE_COPY);
+	assert_int_equal(pinguard_pin(m + OFF, LEN, 0), 0);
+	return (uint64_t *)(m + OFF);
+}
+
+static void release(uint64_t *buf)
+{
+	assert_int_equal(pinguard_unpin(buf, LEN), 0);
+	assert_int_equal(stats().staging_kept_bytes, 0);
+	munmap((char *)buf - OFF, LEN + OFF);
+}
+
+/* Each fork copies into the region the one before it left, while every
+ * earlier child is alive and still maps those pages: the children keep
+ * their own generation, the parent its pages. */
+static void live_children_keep_their_snapshots(void **state)
+{
+	struct child kids[NKIDS];
+	struct view v[NKIDS];
+	uint64_t *buf = pinned_buffer();
+	unsigned g;
+
+	(void)state;
+	for (g = 0; g < NKIDS; g++) {
+		fill(buf, g + 1);
+		v[g].buf = buf;
+		v[g].gen = g + 1;
+		child_start(&kids[g], wrong_words, &v[g]);
+		assert_true(stats().staging_kept_bytes >= LEN);
+	}
+	fill(buf, 99);		/* the parent moves on */
+	assert_int_equal(exclusive_pages(buf, LEN), LEN / PAGE);
+	for (g = 0; g < NKIDS; g++)
+		assert_int_equal(child_finish(&kids[g]), 0);
+	release(buf);
+}
+
+/* Children that exit before the next fork: the kept pages are the
+ * parent's alone again and are reused as they are. A fork that skipped
+ * the copy into them would hand the child the previous generation. */
+static void next_fork_gets_new_data(void **state)
+{
+	uint64_t *buf = pinned_buffer();
+	struct pinguard_stats before;
+	struct child c;
+	struct view v = { buf, 0 };
+
+	(void)state;
+	for (v.gen = 1; v.gen <= 6; v.gen++) {
+		fill(buf, v.gen);
+		before = stats();
+		child_start(&c, wrong_words, &v);
+		fill(buf, 1000 + v.gen);
+		assert_int_equal(child_finish(&c), 0);
+		assert_int_equal(stats().bytes_copied - before.bytes_copied,
+				 LEN);
+	}
+	release(buf);
+}
+
+/* The kept region is resident memory: it shows in the stats and RSS, and
+ * the last unpin unmaps it (RSS and VMA count back where they were). */
+static void last_unpin_gives_memory_back(void **state)
+{
+	uint64_t *buf = pinned_buffer();
+	long rss_kept, vmas_before;
+	struct child c;
+	struct view v = { buf, 7 };
+
+	(void)state;
+	fill(buf, 7);
+	child_start(&c, wrong_words, &v);	/* starts the copy helper */
+	assert_int_equal(child_finish(&c), 0);
+	release(buf);
+
+	vmas_before = vma_count();
+	buf = pinned_buffer();
+	v.buf = buf;
+	fill(buf, 7);
+	child_start(&c, wrong_words, &v);
+	assert_int_equal(child_finish(&c), 0);
+	assert_true(stats().staging_kept_bytes >= LEN);
+	rss_kept = rss_pages();
+	assert_int_equal(pinguard_unpin(buf, LEN), 0);
+	assert_int_equal(stats().staging_kept_bytes, 0);
+	assert_true(rss_kept - rss_pages() >= (long)(LEN / PAGE));
+	munmap((char *)buf - OFF, LEN + OFF);
+	assert_int_equal(vma_count(), vmas_before);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(live_children_keep_their_snapshots),
+		cmocka_unit_test(next_fork_gets_new_data),
+		cmocka_unit_test(last_unpin_gives_memory_back),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
