@@ -14,8 +14,7 @@
  *
  * Correct either way: the region is private, nothing the parent writes
  * there reaches a child. Costs: up to its size resident while something
- * stays pinned, and a VMA or three (MADV_HUGEPAGE splits off the unaligned
- * ends). Unmapped at the last unpin.
+ * stays pinned, and one VMA. Unmapped at the last unpin.
  */
 #include <fcntl.h>
 #include <stdbool.h>
@@ -151,16 +150,22 @@ void *pg_staging_get(size_t need, uintptr_t *base, size_t *maplen, int *err)
 
 int pg_staging_put(void *map, size_t maplen, size_t need)
 {
+	uintptr_t m = (uintptr_t)map, b = aligned_base(map);
+	uintptr_t e = b + cur_huge;
+
 	/* Below 2 MiB there are no huge pages to keep: not worth the memory
-	 * and the VMA. */
-	if (keep_max && cur_huge >= THP_SIZE && need <= keep_max) {
-		kept.map = map;
-		kept.maplen = maplen;
-		kept.huge = cur_huge;
-		pg.cnt.staging_kept = cur_huge;
-		return 0;
-	}
-	return pg_sys_munmap(map, maplen);
+	 * and the VMA. Only the aligned huge part is kept, as one VMA (the
+	 * ends were never touched). */
+	if (!keep_max || cur_huge < THP_SIZE || need > keep_max ||
+	    (b > m && pg_sys_munmap(map, b - m)))
+		return pg_sys_munmap(map, maplen);
+	if (m + maplen > e && pg_sys_munmap((void *)e, m + maplen - e))
+		return pg_sys_munmap((void *)b, m + maplen - b);
+	kept.map = (void *)b;
+	kept.maplen = cur_huge;
+	kept.huge = cur_huge;
+	pg.cnt.staging_kept = cur_huge;
+	return 0;
 }
 
 void pg_staging_drop(void)
