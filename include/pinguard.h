@@ -88,7 +88,8 @@ struct pinguard_stats {
 	uint64_t fork_ns;	/* total time spent guarding forks */
 	uint64_t pretouched_bytes; /* bytes made present+writable before pins */
 	uint64_t staging_kept_bytes; /* copy mode: staging kept resident for
-				      * the next fork (PINGUARD_KEEP_STAGING) */
+				      * a next fork within a second
+				      * (PINGUARD_KEEP_STAGING) */
 };
 
 /* Programmatic configuration; wins over the environment. */

@@ -5,9 +5,11 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 
 #include "copier.h"
 #include "internal.h"
+#include "staging.h"
 #include "sys.h"
 
 /* Below this, waking a thread costs more than it saves. */
@@ -25,6 +27,8 @@
  * accepted it: only then does it read the jobs), DONE. */
 static struct {
 	atomic_uint state;
+	atomic_uint bell;	/* bumped for each offer or kick: the helper's
+				 * futex */
 	_Atomic uint64_t span;	/* chunk indices: low 32 bits next from the
 				 * front, high 32 bits end of the back */
 	const struct pg_copy_job *jobs;
@@ -37,6 +41,14 @@ enum { IDLE, OFFERED, TAKEN, DONE };
 static void futex_wait(atomic_uint *a, unsigned v)
 {
 	PG_SYSCALL(SYS_futex, a, FUTEX_WAIT_PRIVATE, v, NULL, NULL, 0);
+}
+
+static void futex_wait_ns(atomic_uint *a, unsigned v, uint64_t ns)
+{
+	struct timespec ts = { (time_t)(ns / 1000000000u),
+			       (long)(ns % 1000000000u) };
+
+	PG_SYSCALL(SYS_futex, a, FUTEX_WAIT_PRIVATE, v, &ts, NULL, 0);
 }
 
 static void futex_wake(atomic_uint *a)
@@ -93,9 +105,21 @@ static void *helper_main(void *arg)
 
 	(void)arg;
 	for (;;) {
+		unsigned b = atomic_load(&helper.bell);
+		uint64_t due, now;
+
 		s = atomic_load(&helper.state);
 		if (s != OFFERED) {
-			futex_wait(&helper.state, s);
+			/* Between forks: unmap kept staging nobody used for a
+			 * while (staging.c). */
+			due = pg_staging_due_ns();
+			now = due ? pg_now_ns() : 0;
+			if (!due)
+				futex_wait(&helper.bell, b);
+			else if (now < due)
+				futex_wait_ns(&helper.bell, b, due - now);
+			else
+				pg_staging_expire();
 			continue;
 		}
 		/* the offer may have been withdrawn meanwhile */
@@ -106,6 +130,25 @@ static void *helper_main(void *arg)
 		futex_wake(&helper.state);
 	}
 	return NULL;
+}
+
+static void ring(void)
+{
+	atomic_fetch_add(&helper.bell, 1);
+	futex_wake(&helper.bell);
+}
+
+bool pg_copy_helper_running(void)
+{
+	return helper.started;
+}
+
+bool pg_copy_kick(void)
+{
+	if (!helper.started)
+		return false;
+	ring();
+	return true;
 }
 
 static bool helper_start(void)
@@ -151,7 +194,7 @@ void pg_copy_run(const struct pg_copy_job *jobs, size_t n, size_t total)
 	helper.total = total;
 	atomic_store(&helper.span, (uint64_t)chunks << 32);
 	atomic_store(&helper.state, OFFERED);
-	futex_wake(&helper.state);
+	ring();
 	copy_chunks(false);
 	/* Withdraw the offer if the helper never took it; else wait for its
 	 * last chunk. */

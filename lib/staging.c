@@ -13,13 +13,18 @@
  * the exclusive bit of /proc/self/pagemap.
  *
  * Correct either way: the region is private, nothing the parent writes
- * there reaches a child. Costs: up to its size resident while something
- * stays pinned, and one VMA. Unmapped at the last unpin.
+ * there reaches a child. Costs: up to its size resident, and one VMA.
+ * Only a process that forks again soon gains from it, so the copy helper
+ * thread unmaps it after KEEP_NS without a fork (the region is kept only
+ * when that thread exists, i.e. after a copy of 4 MiB or more), and the
+ * last unpin unmaps it at once.
  */
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <sys/mman.h>
 
+#include "copier.h"
 #include "internal.h"
 #include "staging.h"
 #include "sys.h"
@@ -28,6 +33,7 @@
 #define THP_SIZE (2ul << 20)
 #define PM_PRESENT (1ull << 63)
 #define PM_EXCLUSIVE (1ull << 56)	/* Linux 4.2+; else never set */
+#define KEEP_NS 1000000000ull		/* unused this long: unmapped */
 
 static struct {
 	void *map;
@@ -36,6 +42,9 @@ static struct {
 } kept;
 /* huge of the region the current fork uses (for pg_staging_put) */
 static size_t cur_huge;
+/* When the helper thread unmaps the kept region (0: nothing kept). Read
+ * by the helper without the lock. */
+static _Atomic uint64_t kept_due;
 static size_t keep_max = PG_STAGING_KEEP_DEFAULT;
 
 void pg_staging_set_keep_max(size_t bytes)
@@ -50,6 +59,7 @@ static uintptr_t aligned_base(const void *map)
 
 static void forget_kept(void)
 {
+	atomic_store(&kept_due, 0);
 	kept.map = NULL;
 	kept.maplen = 0;
 	kept.huge = 0;
@@ -157,7 +167,7 @@ int pg_staging_put(void *map, size_t maplen, size_t need)
 	 * and the VMA. Only the aligned huge part is kept, as one VMA (the
 	 * ends were never touched). */
 	if (!keep_max || cur_huge < THP_SIZE || need > keep_max ||
-	    (b > m && pg_sys_munmap(map, b - m)))
+	    !pg_copy_helper_running() || (b > m && pg_sys_munmap(map, b - m)))
 		return pg_sys_munmap(map, maplen);
 	if (m + maplen > e && pg_sys_munmap((void *)e, m + maplen - e))
 		return pg_sys_munmap((void *)b, m + maplen - b);
@@ -165,7 +175,29 @@ int pg_staging_put(void *map, size_t maplen, size_t need)
 	kept.maplen = cur_huge;
 	kept.huge = cur_huge;
 	pg.cnt.staging_kept = cur_huge;
+	atomic_store(&kept_due, pg_now_ns() + KEEP_NS);
+	pg_copy_kick();		/* the helper waits with the new deadline */
 	return 0;
+}
+
+uint64_t pg_staging_due_ns(void)
+{
+	return atomic_load(&kept_due);
+}
+
+void pg_staging_expire(void)
+{
+	uint64_t due;
+
+	pg_lock();
+	due = atomic_load(&kept_due);
+	if (due && pg_now_ns() >= due) {
+		/* not pg_sys_munmap: injected faults must not depend on when
+		 * this thread runs */
+		PG_SYSCALL(SYS_munmap, kept.map, kept.maplen);
+		forget_kept();
+	}
+	pg_unlock();
 }
 
 void pg_staging_drop(void)

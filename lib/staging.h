@@ -19,6 +19,12 @@ void *pg_staging_get(size_t need, uintptr_t *base, size_t *maplen, int *err);
 /* Parent after the fork: keep the region for the next fork (counted in
  * pg.cnt.staging_kept), or unmap it. 0 or -errno of munmap. */
 int pg_staging_put(void *map, size_t maplen, size_t need);
+/* The copy helper thread: when to call pg_staging_expire (CLOCK_MONOTONIC
+ * ns; 0: nothing kept). No lock needed. */
+uint64_t pg_staging_due_ns(void);
+/* The copy helper thread, without the lock: unmap the kept region if it
+ * went unused past its deadline. */
+void pg_staging_expire(void);
 /* Nothing is pinned any more: unmap what is kept. */
 void pg_staging_drop(void);
 /* In a fork child: unmap an inherited kept region this fork did not use. */

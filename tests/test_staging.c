@@ -5,10 +5,12 @@
  * user must still see: every child gets its own fork-time data, whether
  * the children before it are still alive (they share the kept pages) or
  * gone; the parent keeps its pinned pages; the kept memory is reported in
- * the stats and given back at the last unpin.
+ * the stats and given back at the last unpin, or a second after the last
+ * fork.
  */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -168,15 +170,58 @@ static void last_unpin_gives_memory_back(void **state)
 	v.buf = buf;
 	fill(buf, 7);
 	child_start(&c, wrong_words, &v);
-	assert_int_equal(child_finish(&c), 0);
+	/* right after the fork: it expires a second later */
 	assert_true(stats().staging_kept_bytes >= LEN);
 	assert_int_equal(big_anon_mappings(), big_before + 2);
 	rss_kept = rss_pages();
+	assert_int_equal(child_finish(&c), 0);
 	assert_int_equal(pinguard_unpin(buf, LEN), 0);
 	assert_int_equal(stats().staging_kept_bytes, 0);
 	assert_true(rss_kept - rss_pages() >= (long)(LEN / PAGE));
 	munmap((char *)buf - OFF, LEN + OFF);
 	assert_int_equal(big_anon_mappings(), big_before);
+}
+
+static double now_s(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* A process that does not fork again does not keep the memory: a second
+ * after the fork the helper thread unmaps it, pins unchanged. The next
+ * fork maps fresh staging and still copies the data. */
+static void unused_staging_expires(void **state)
+{
+	uint64_t *buf = pinned_buffer();
+	struct child c;
+	struct view v = { buf, 10 };
+	int big_before;
+	double t_fork;
+
+	(void)state;
+	fill(buf, 10);
+	big_before = big_anon_mappings();	/* the pinned buffer */
+	t_fork = now_s();
+	child_start(&c, wrong_words, &v);
+	assert_true(stats().staging_kept_bytes >= LEN);
+	assert_int_equal(big_anon_mappings(), big_before + 1);
+	assert_int_equal(child_finish(&c), 0);
+	while (stats().staging_kept_bytes && now_s() - t_fork < 10)
+		usleep(20000);
+	printf("kept staging unmapped %.2f s after the fork\n",
+	       now_s() - t_fork);
+	assert_int_equal(stats().staging_kept_bytes, 0);
+	assert_true(now_s() - t_fork >= 0.9);
+	assert_int_equal(big_anon_mappings(), big_before);
+	assert_int_equal(stats().pinned_bytes, LEN);
+	fill(buf, 12);
+	v.gen = 12;
+	child_start(&c, wrong_words, &v);
+	assert_int_equal(child_finish(&c), 0);
+	release(buf);
 }
 
 int main(void)
@@ -185,6 +230,7 @@ int main(void)
 		cmocka_unit_test(live_children_keep_their_snapshots),
 		cmocka_unit_test(next_fork_gets_new_data),
 		cmocka_unit_test(last_unpin_gives_memory_back),
+		cmocka_unit_test(unused_staging_expires),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
