@@ -38,10 +38,10 @@
 static struct {
 	void *map;
 	size_t maplen;
-	size_t huge;	/* bytes from the aligned base under MADV_HUGEPAGE */
+	size_t len;	/* bytes from the aligned base a layout may use */
 } kept;
-/* huge of the region the current fork uses (for pg_staging_put) */
-static size_t cur_huge;
+/* len of the region the current fork uses (for pg_staging_put) */
+static size_t cur_len;
 /* When the helper thread unmaps the kept region (0: nothing kept). Read
  * by the helper without the lock. */
 static _Atomic uint64_t kept_due;
@@ -62,7 +62,7 @@ static void forget_kept(void)
 	atomic_store(&kept_due, 0);
 	kept.map = NULL;
 	kept.maplen = 0;
-	kept.huge = 0;
+	kept.len = 0;
 	pg.cnt.staging_kept = 0;
 }
 
@@ -132,12 +132,12 @@ void *pg_staging_get(size_t need, uintptr_t *base, size_t *maplen, int *err)
 	void *m;
 
 	if (kept.map) {
-		if (need <= kept.huge && still_ours() &&
+		if (need <= kept.len && still_ours() &&
 		    drop_shared(aligned_base(kept.map), need)) {
 			m = kept.map;
 			*maplen = kept.maplen;
 			*base = aligned_base(m);
-			cur_huge = kept.huge;
+			cur_len = kept.len;
 			forget_kept();
 			return m;
 		}
@@ -151,30 +151,29 @@ void *pg_staging_get(size_t need, uintptr_t *base, size_t *maplen, int *err)
 		return NULL;
 	}
 	*base = aligned_base(m);
-	cur_huge = 0;
-	if (need >= THP_SIZE && !pg_sys_madvise((void *)*base, need,
-						MADV_HUGEPAGE))
-		cur_huge = need;
+	cur_len = need;
+	if (need >= THP_SIZE)
+		pg_sys_madvise((void *)*base, need, MADV_HUGEPAGE);
 	return m;
 }
 
 int pg_staging_put(void *map, size_t maplen, size_t need)
 {
 	uintptr_t m = (uintptr_t)map, b = aligned_base(map);
-	uintptr_t e = b + cur_huge;
+	uintptr_t e = b + cur_len;
 
-	/* Below 2 MiB there are no huge pages to keep: not worth the memory
-	 * and the VMA. Only the aligned huge part is kept, as one VMA (the
-	 * ends were never touched). */
-	if (!keep_max || cur_huge < THP_SIZE || need > keep_max ||
+	/* Kept only after copies on two threads (4 MiB and more): the
+	 * helper thread unmaps it when no fork comes. Only the part from
+	 * the aligned base is kept, as one VMA (the rest was never touched). */
+	if (!keep_max || need > keep_max ||
 	    !pg_copy_helper_running() || (b > m && pg_sys_munmap(map, b - m)))
 		return pg_sys_munmap(map, maplen);
 	if (m + maplen > e && pg_sys_munmap((void *)e, m + maplen - e))
 		return pg_sys_munmap((void *)b, m + maplen - b);
 	kept.map = (void *)b;
-	kept.maplen = cur_huge;
-	kept.huge = cur_huge;
-	pg.cnt.staging_kept = cur_huge;
+	kept.maplen = cur_len;
+	kept.len = cur_len;
+	pg.cnt.staging_kept = cur_len;
 	atomic_store(&kept_due, pg_now_ns() + KEEP_NS);
 	pg_copy_kick();		/* the helper waits with the new deadline */
 	return 0;
