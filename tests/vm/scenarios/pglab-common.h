@@ -72,7 +72,9 @@ static inline long thp_kb(void *addr)
 	return kb;
 }
 
-/* mem: 4k | thp | hugetlb. Returns a private anonymous buffer of *len. */
+/* mem: 4k | thp | hugetlb | big (6 MiB + 12 KiB of 4 KiB pages from an
+ * unaligned page: copy mode copies it on two threads into staging it keeps
+ * for the next fork). Returns a private anonymous buffer of *len. */
 static inline char *alloc_mem(const char *mem, size_t *len)
 {
 	char *p;
@@ -80,6 +82,11 @@ static inline char *alloc_mem(const char *mem, size_t *len)
 	if (!strcmp(mem, "4k")) {
 		*len = 16 * 4096;
 		p = mmap(NULL, *len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	} else if (!strcmp(mem, "big")) {
+		*len = (6UL << 20) + 3 * 4096;
+		p = mmap(NULL, *len + 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (p != MAP_FAILED)
+			p += 4096;
 	} else if (!strcmp(mem, "thp")) {
 		*len = HPAGE;
 		p = mmap(NULL, 2 * HPAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);

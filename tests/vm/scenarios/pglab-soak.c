@@ -4,7 +4,7 @@
 /*
  * Soak: many forks of a process holding an io_uring fixed buffer.
  *
- *   pglab-soak [--forks N (1000)] [--mem 4k|thp|hugetlb] [--seed S]
+ *   pglab-soak [--forks N (1000)] [--mem 4k|thp|hugetlb|big] [--seed S]
  *              [--dontfork] [--pinguard-api]
  *
  * Each iteration: fork; the child either exits at once (the parent reaps it
