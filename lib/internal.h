@@ -16,6 +16,7 @@
 #define PG_HIDDEN __attribute__((visibility("hidden")))
 #define PG_PAGE_SHIFT 12
 #define PG_PAGE_SIZE (1ul << PG_PAGE_SHIFT)
+#define PG_THP_SIZE (2ul << 20)	/* a transparent huge page (x86-64) */
 
 enum pg_log_level { PG_LOG_NONE = 0, PG_LOG_ERROR, PG_LOG_WARN, PG_LOG_INFO,
 		    PG_LOG_DEBUG };

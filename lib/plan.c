@@ -11,7 +11,6 @@
 #include "sys.h"
 #include "vmacache.h"
 
-#define THP_SIZE (2ul << 20)
 
 enum piece_kind {
 	PIECE_COPY,	/* child gets a snapshot */
@@ -226,18 +225,23 @@ static void undo_dontfork(size_t n)
  * interposed fork() can still fail): undo and return -errno. Otherwise
  * (atfork hook, too late to fail) the piece stays unprotected, counted
  * and logged. */
+/* VMAs left under vm.max_map_count (read at this fork) if each planned
+ * piece split its VMA twice. */
+static long vma_room(size_t vmas)
+{
+	return plan.vma_limit - (long)(vmas + 2 * plan.n + 16);
+}
+
 static int apply_dontfork(size_t vmas, bool strict)
 {
-	long limit = read_max_map_count();
 	size_t i;
 	int ret;
 
-	plan.vma_limit = limit;
-	/* each piece may split its VMA twice */
-	if ((long)(vmas + 2 * plan.n + 16) > limit) {
+	plan.vma_limit = read_max_map_count();
+	if (vma_room(vmas) < 0) {
 		pg_log(PG_LOG_WARN, "fork: %zu pinned pieces would pass "
 		       "vm.max_map_count (%ld): copying one span per VMA",
-		       plan.n, limit);
+		       plan.n, plan.vma_limit);
 		merge_per_vma();
 	}
 	for (i = 0; i < plan.n; i++) {
@@ -305,8 +309,8 @@ static void stage_pieces(void)
 
 		if (p->kind != PIECE_COPY || p->own_stage)
 			continue;
-		len = align_congruent(len, p->start,
-				      sz >= THP_SIZE ? THP_SIZE : PG_PAGE_SIZE);
+		len = align_congruent(len, p->start, sz >= PG_THP_SIZE ?
+				      PG_THP_SIZE : PG_PAGE_SIZE);
 		p->stage = len;		/* offset for now */
 		len += sz;
 	}
@@ -473,12 +477,11 @@ void pg_plan_copy_parent(void)
 			fork_error("MADV_DOFORK (later children will not see "
 				   "it) of", p->start, p->end, ret);
 	}
-	/* Kept for the next fork unless near vm.max_map_count (it is a VMA
-	 * or three while it waits). */
+	/* Kept for the next fork unless near vm.max_map_count (it is one
+	 * more VMA while it waits). */
 	if (plan.stage &&
-	    (ret = pg_staging_put(plan.stage, plan.stage_len,
-				  (long)(pg_vmacache_count() + 2 * plan.n + 16) <
-				  plan.vma_limit ? plan.stage_need : SIZE_MAX)))
+	    (ret = pg_staging_put(plan.stage, plan.stage_len, plan.stage_need,
+				  vma_room(pg_vmacache_count()) > 0)))
 		fork_error("unmapping staging", (uintptr_t)plan.stage,
 			   (uintptr_t)plan.stage + plan.stage_len, ret);
 	plan.stage = NULL;

@@ -30,7 +30,6 @@
 #include "sys.h"
 #include "vmacache.h"
 
-#define THP_SIZE (2ul << 20)
 #define PM_PRESENT (1ull << 63)
 #define PM_EXCLUSIVE (1ull << 56)	/* Linux 4.2+; else never set */
 #define KEEP_NS 1000000000ull		/* unused this long: unmapped */
@@ -54,7 +53,7 @@ void pg_staging_set_keep_max(size_t bytes)
 
 static uintptr_t aligned_base(const void *map)
 {
-	return pg_align_down((uintptr_t)map + THP_SIZE - 1, THP_SIZE);
+	return pg_align_down((uintptr_t)map + PG_THP_SIZE - 1, PG_THP_SIZE);
 }
 
 static void forget_kept(void)
@@ -143,7 +142,7 @@ void *pg_staging_get(size_t need, uintptr_t *base, size_t *maplen, int *err)
 		}
 		pg_staging_drop();	/* too small, or not ours any more */
 	}
-	*maplen = need + THP_SIZE;
+	*maplen = need + PG_THP_SIZE;
 	m = pg_sys_mmap(NULL, *maplen, PROT_READ | PROT_WRITE,
 			MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (m == MAP_FAILED) {
@@ -152,12 +151,12 @@ void *pg_staging_get(size_t need, uintptr_t *base, size_t *maplen, int *err)
 	}
 	*base = aligned_base(m);
 	cur_len = need;
-	if (need >= THP_SIZE)
+	if (need >= PG_THP_SIZE)
 		pg_sys_madvise((void *)*base, need, MADV_HUGEPAGE);
 	return m;
 }
 
-int pg_staging_put(void *map, size_t maplen, size_t need)
+int pg_staging_put(void *map, size_t maplen, size_t need, bool may_keep)
 {
 	uintptr_t m = (uintptr_t)map, b = aligned_base(map);
 	uintptr_t e = b + cur_len;
@@ -165,7 +164,7 @@ int pg_staging_put(void *map, size_t maplen, size_t need)
 	/* Kept only after copies on two threads (4 MiB and more): the
 	 * helper thread unmaps it when no fork comes. Only the part from
 	 * the aligned base is kept, as one VMA (the rest was never touched). */
-	if (!keep_max || need > keep_max ||
+	if (!may_keep || !keep_max || need > keep_max ||
 	    !pg_copy_helper_running() || (b > m && pg_sys_munmap(map, b - m)))
 		return pg_sys_munmap(map, maplen);
 	if (m + maplen > e && pg_sys_munmap((void *)e, m + maplen - e))
