@@ -43,28 +43,39 @@ static void print_state(const char *tag)
 	fflush(stdout);
 }
 
-/* Pin a page in copy mode and fork: shows PINGUARD_LOG's effect. */
-static void pin_and_fork(void)
+/* Copy mode, pin [p, p + len) filled with 1s, fork a child that checks
+ * its copy and exits, wait for it. -1 (and a line naming who) if the pin
+ * failed. */
+static int copy_pin_fork(const char *who, char *p, size_t len)
 {
 	struct pinguard_config c;
-	char *p = mmap(NULL, PAGE, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	pid_t pid;
 	int st;
 
 	pinguard_get_config(&c, sizeof(c));
 	c.mode = PINGUARD_MODE_COPY;
 	if (p == MAP_FAILED || pinguard_configure(&c, sizeof(c)) ||
-	    pinguard_pin(p, PAGE, 0)) {
-		printf("pin_and_fork failed\n");
-		return;
+	    pinguard_pin(p, len, 0)) {
+		printf("%s failed\n", who);
+		return -1;
 	}
-	p[0] = 1;
+	memset(p, 1, len);
 	pid = fork();
 	if (pid == 0)
-		_exit(p[0] == 1 ? 0 : 1);
+		_exit(p[0] == 1 && p[len - 1] == 1 ? 0 : 1);
 	if (waitpid(pid, &st, 0) != pid || st)
 		printf("fork child failed\n");
+	return 0;
+}
+
+/* Pin a page in copy mode and fork: shows PINGUARD_LOG's effect. */
+static void pin_and_fork(void)
+{
+	char *p = mmap(NULL, PAGE, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (copy_pin_fork("pin_and_fork", p, PAGE))
+		return;
 	if (pinguard_unpin(p, PAGE))
 		printf("unpin failed\n");
 }
@@ -106,27 +117,14 @@ static void probe_is_invisible(void)
 static void keep_staging(void)
 {
 	size_t len = 4ul << 20, huge = 2ul << 20;
-	struct pinguard_config c;
 	struct pinguard_stats s;
 	char *m = mmap(NULL, len + huge, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	char *p = (char *)(((uintptr_t)m + huge - 1) & ~(huge - 1));
-	pid_t pid;
-	int st;
+	char *p = m == MAP_FAILED ? m :
+		  (char *)(((uintptr_t)m + huge - 1) & ~(huge - 1));
 
-	pinguard_get_config(&c, sizeof(c));
-	c.mode = PINGUARD_MODE_COPY;
-	if (m == MAP_FAILED || pinguard_configure(&c, sizeof(c)) ||
-	    pinguard_pin(p, len, 0)) {
-		printf("keep_staging: pin failed\n");
+	if (copy_pin_fork("keep_staging: pin", p, len))
 		return;
-	}
-	memset(p, 1, len);
-	pid = fork();
-	if (pid == 0)
-		_exit(p[len - 1] == 1 ? 0 : 1);
-	if (waitpid(pid, &st, 0) != pid || st)
-		printf("fork child failed\n");
 	pinguard_get_stats(&s, sizeof(s));
 	printf("kept=%lu\n", (unsigned long)s.staging_kept_bytes);
 	pinguard_unpin(p, len);
