@@ -143,12 +143,10 @@ bool pg_copy_helper_running(void)
 	return helper.started;
 }
 
-bool pg_copy_kick(void)
+void pg_copy_kick(void)
 {
-	if (!helper.started)
-		return false;
-	ring();
-	return true;
+	if (helper.started)
+		ring();
 }
 
 static bool helper_start(void)

@@ -16,9 +16,9 @@ struct pg_copy_job {
 
 /* Copy every job; returns when all bytes are in place. */
 void pg_copy_run(const struct pg_copy_job *jobs, size_t n, size_t total);
-/* Wake the helper thread to look at its timers again (kept staging);
- * false if there is no helper thread. */
-bool pg_copy_kick(void);
+/* Wake the helper thread, if there is one, to look at its timers again
+ * (kept staging). */
+void pg_copy_kick(void);
 bool pg_copy_helper_running(void);
 /* In a fork child: the helper thread does not exist there. */
 void pg_copy_reset_child(void);
