@@ -6,7 +6,11 @@
  * on private anonymous memory, QP "b" in the same process is the peer.
  *
  *   pglab-verbs --op rdma-read|rdma-write|send --child alive|exited
- *               [--dev rxe0] [--dontfork] [--pinguard-api]
+ *               [--mem 4k|hugetlb] [--dev rxe0] [--dontfork] [--pinguard-api]
+ *
+ * --mem: what the MR covers, 64 KiB of 4 KiB pages (default) or one 2 MiB
+ * hugetlb page (MAP_HUGETLB; skips without reserved huge pages). The peer
+ * buffer is always 4 KiB pages of the same length.
  *
  * rdma-read:  parent writes 'B' after fork; b RDMA-READs the MR: 'B' coherent,
  *             'A' (fork-time data) stale.
@@ -27,10 +31,10 @@ static struct ibv_cq *cq;
 
 int main(int argc, char **argv)
 {
-	const char *op = "rdma-read", *child = "alive", *devname = "rxe0";
+	const char *op = "rdma-read", *child = "alive", *devname = "rxe0", *mem = "4k";
 	int dontfork = 0, use_api = 0, c;
 	static const struct option opts[] = {
-		{ "op", 1, 0, 'o' }, { "child", 1, 0, 'c' }, { "dev", 1, 0, 'D' },
+		{ "op", 1, 0, 'o' }, { "child", 1, 0, 'c' }, { "dev", 1, 0, 'D' }, { "mem", 1, 0, 'm' },
 		{ "dontfork", 0, 0, 'd' }, { "pinguard-api", 0, 0, 'p' }, { 0 }
 	};
 
@@ -39,6 +43,7 @@ int main(int argc, char **argv)
 		case 'o': op = optarg; break;
 		case 'c': child = optarg; break;
 		case 'D': devname = optarg; break;
+		case 'm': mem = optarg; break;
 		case 'd': dontfork = 1; break;
 		case 'p': use_api = 1; break;
 		default: FAIL("usage");
@@ -49,6 +54,8 @@ int main(int argc, char **argv)
 
 	if (!is_read && !is_write && strcmp(op, "send"))
 		FAIL("bad_op=%s", op);
+	if (strcmp(mem, "4k") && strcmp(mem, "hugetlb"))
+		FAIL("bad_mem=%s", mem);
 
 	struct ibv_device **list = ibv_get_device_list(NULL), *dev = NULL;
 	for (int i = 0; list && list[i]; i++)
@@ -69,8 +76,10 @@ int main(int argc, char **argv)
 		FAIL("pd_cq=%d", errno);
 
 	size_t len;
-	char *buf = alloc_mem("4k", &len);
-	char *peer = alloc_mem("4k", &len);
+	char *buf = alloc_mem(mem, &len);
+	char *peer = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (peer == MAP_FAILED)
+		FAIL("mmap=%d", errno);
 	memset(buf, 'A', len);
 	/* The peer stands for another process: keep it out of the fork. */
 	memset(peer, is_write ? 'C' : 'P', len);
@@ -89,6 +98,8 @@ int main(int argc, char **argv)
 	pglab_connect_qp(qa, qb->qp_num, &gid, gidx);
 	pglab_connect_qp(qb, qa->qp_num, &gid, gidx);
 	detail("gid=%d", gidx);
+	if (strcmp(mem, "4k"))
+		detail("mem=%s", mem);
 
 	int go[2], rep[2];
 	if (pipe(go) || pipe(rep))
