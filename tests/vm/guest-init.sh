@@ -8,10 +8,12 @@
 #   pglab.lib=PATH       libpinguard.so for preload-* variants (in the guest)
 #   pglab.timeout=SEC    per-scenario timeout
 #   pglab.nopreload=LIST programs the library has no interposer for
+#   pglab.kern=ID        the lab kernel's name (deb11, deb12); on the knob
+#                        kernel the id is knob<0|1>, read from the knob itself
 # scenarios.list lines may start their arguments with @variants=, @knobs=,
-# @timeout=, @env=K=V[,K=V...] (see the loop at the end).
-# Output: "PGLAB <scenario> <variant> knob=<0|1> result=<r> detail=<d>" lines,
-# each followed by "PGLAB-TIME <scenario> <variant> knob=<0|1> sec=<s>".
+# @kernels=, @timeout=, @env=K=V[,K=V...] (see the loop at the end).
+# Output: "PGLAB <scenario> <variant> kern=<id> result=<r> detail=<d>" lines,
+# each followed by "PGLAB-TIME <scenario> <variant> kern=<id> sec=<s>".
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export HOME=/tmp LANG=C TMPDIR=/tmp
 
@@ -41,6 +43,7 @@ variants=$(param pglab.variants none)
 lib=$(param pglab.lib "")
 tmo=$(param pglab.timeout 60)
 nopreload=$(param pglab.nopreload -)
+kern=$(param pglab.kern unknown)
 
 # Keep the lab dir reachable even if it lives under /tmp, which we cover.
 mkdir -p /run/pglab
@@ -54,6 +57,9 @@ knobf=/sys/module/kernel/parameters/fork_early_cow
 case $(cat $knobf 2>/dev/null) in
 Y) knob=1 ;; N) knob=0 ;; *) knob=missing ;;
 esac
+# The knob kernel names itself by what the knob really is (run-lab.sh checks
+# it against what it asked); stock kernels have no knob and take pglab.kern.
+[ $knob != missing ] && kern=knob$knob
 
 echo 16 > /proc/sys/vm/nr_hugepages
 echo madvise > /sys/kernel/mm/transparent_hugepage/enabled
@@ -71,7 +77,7 @@ if command -v ip >/dev/null && { ip link show dummy0 || ip link add dummy0 type 
 	fi
 fi
 
-echo "PGLAB-INFO kernel=$(uname -r) knob=$knob hugepages=$(cat /proc/sys/vm/nr_hugepages) rdma=$rdma_state cpus=$(nproc)"
+echo "PGLAB-INFO kernel=$(uname -r) kern=$kern knob=$knob hugepages=$(cat /proc/sys/vm/nr_hugepages) rdma=$rdma_state cpus=$(nproc)"
 
 run_one() { # run_one NAME VARIANT PROG ARGS... (senv: the list's @env= words)
 	local name=$1 variant=$2 prog=$3 out rc env=() extra=()
@@ -84,14 +90,14 @@ run_one() { # run_one NAME VARIANT PROG ARGS... (senv: the list's @env= words)
 		prog=$prog-api; extra=(--pinguard-api) ;;
 	preload-*)
 		if [[ ",$nopreload," == *",$prog,"* ]]; then
-			echo "PGLAB $name $variant knob=$knob result=skip detail=no_interposer_for_$prog"
+			echo "PGLAB $name $variant kern=$kern result=skip detail=no_interposer_for_$prog"
 			return
 		fi
 		env+=(LD_PRELOAD=$lib PINGUARD_MODE=${variant#preload-}) ;;
-	*) echo "PGLAB $name $variant knob=$knob result=error detail=unknown_variant"; return ;;
+	*) echo "PGLAB $name $variant kern=$kern result=error detail=unknown_variant"; return ;;
 	esac
 	if [ ! -x "$bin/$prog" ]; then
-		echo "PGLAB $name $variant knob=$knob result=skip detail=no_binary_$prog"
+		echo "PGLAB $name $variant kern=$kern result=skip detail=no_binary_$prog"
 		return
 	fi
 	out=$(cd /tmp && env "${env[@]}" timeout -s KILL "$tmo" "$bin/$prog" "$@" "${extra[@]}" 2>/tmp/stderr)
@@ -104,7 +110,7 @@ run_one() { # run_one NAME VARIANT PROG ARGS... (senv: the list's @env= words)
 	elif [ -z "$out" ]; then
 		out="result=error detail=rc_${rc}_no_output"
 	fi
-	echo "PGLAB $name $variant knob=$knob $out"
+	echo "PGLAB $name $variant kern=$kern $out"
 	[ -s /tmp/stderr ] && sed "s/^/PGLAB-STDERR $name $variant: /" /tmp/stderr | head -5
 }
 
@@ -118,20 +124,22 @@ in_list() {
 	return 1
 }
 
-echo "PGLAB-BEGIN knob=$knob"
+echo "PGLAB-BEGIN kern=$kern"
 set -f # list lines and globs are words, never file names
 while read -r name prog args; do
 	case $name in ''|'#'*) continue ;; esac
 	[ "$scen" = all ] || [[ ",$scen," == *",$name,"* ]] || continue
 	# Leading @key=value words of the list line: @variants=GLOBS, @knobs=LIST
+	# (knob values: only the knob kernel), @kernels=GLOBS (kernel ids)
 	# restrict where the scenario runs (other cells print nothing; run-lab.sh
 	# shows them as '-'), @timeout=SEC replaces pglab.timeout for it.
-	only_v='*' only_k='*' stmo=$tmo senv=
+	only_v='*' only_k='*' only_kern='*' stmo=$tmo senv=
 	set -- $args
 	while [ $# -gt 0 ]; do
 		case $1 in
 		@variants=*) only_v=${1#*=} ;;
 		@knobs=*) only_k=${1#*=} ;;
+		@kernels=*) only_kern=${1#*=} ;;
 		@timeout=*) stmo=${1#*=} ;;
 		@env=*) senv+=${senv:+,}${1#*=} ;;
 		*) break ;;
@@ -139,11 +147,12 @@ while read -r name prog args; do
 		shift
 	done
 	in_list "$knob" "$only_k" || continue
+	in_list "$kern" "$only_kern" || continue
 	for v in ${variants//,/ }; do
 		in_list "$v" "$only_v" || continue
 		t0=$SECONDS
 		tmo=$stmo senv=$senv run_one "$name" "$v" "$prog" "$@" </dev/null
-		echo "PGLAB-TIME $name $v knob=$knob sec=$((SECONDS - t0))"
+		echo "PGLAB-TIME $name $v kern=$kern sec=$((SECONDS - t0))"
 	done
 done < /run/pglab/scenarios.list
-echo "PGLAB-END knob=$knob"
+echo "PGLAB-END kern=$kern"
