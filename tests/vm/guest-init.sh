@@ -77,7 +77,7 @@ if command -v ip >/dev/null && { ip link show dummy0 || ip link add dummy0 type 
 	fi
 fi
 
-echo "PGLAB-INFO kernel=$(uname -r) kern=$kern knob=$knob hugepages=$(cat /proc/sys/vm/nr_hugepages) rdma=$rdma_state cpus=$(nproc)"
+echo "PGLAB-INFO kernel=$(uname -r) kern=$kern knob=$knob hugepages=$(cat /proc/sys/vm/nr_hugepages) rdma=$rdma_state cpus=$(nproc) uptime=$(cut -d' ' -f1 /proc/uptime)"
 
 run_one() { # run_one NAME VARIANT PROG ARGS... (senv: the list's @env= words)
 	local name=$1 variant=$2 prog=$3 out rc env=() extra=()
