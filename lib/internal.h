@@ -81,7 +81,8 @@ void pg_config_from_env(void) PG_HIDDEN;
 bool pg_guarded_scope(bool shortterm) PG_HIDDEN;
 
 /* verdict.c: auto mode, judged per kind of memory (bits 1 << PINGUARD_MEM_*) */
-/* Kinds of the pinned pages in [s, e) (VMA cache; lock held). */
+/* Kinds of the pages in [s, e), right after a successful
+ * pg_vmacache_check() of that range (lock held). */
 unsigned pg_kinds_of(uintptr_t s, uintptr_t e) PG_HIDDEN;
 /* Kinds of the mask not judged yet. */
 unsigned pg_kinds_unjudged(unsigned kinds) PG_HIDDEN;

@@ -78,7 +78,7 @@ unsigned pg_kinds_of(uintptr_t s, uintptr_t e)
 	size_t i, n;
 
 	thp_enabled();
-	v = pg_vmacache_range(s, e, &n);
+	v = pg_vmacache_last(&n);
 	for (i = 0; i < n; i++) {
 		if (v[i].flags & PG_VMA_SHARED)
 			continue;	/* never copy-on-write */
