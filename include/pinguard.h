@@ -54,6 +54,16 @@ enum pinguard_fork_init {
 	PINGUARD_FORK_INIT_TAKEOVER,	/* copy mode answers it instead */
 };
 
+/* Kinds of memory the kernel's early COW reached in different releases:
+ * 4 KiB anonymous pages and THP in 5.9, hugetlb pages in 5.12. Auto mode
+ * judges the kernel per kind, at the first pin of each. */
+enum pinguard_memkind {
+	PINGUARD_MEM_4K = 0,	/* base pages of private mappings */
+	PINGUARD_MEM_THP,	/* transparent huge pages */
+	PINGUARD_MEM_HUGETLB,	/* hugetlbfs / MAP_HUGETLB pages */
+	PINGUARD_MEM_KINDS
+};
+
 /* Why the mode in force is what it is. */
 enum pinguard_reason {
 	PINGUARD_REASON_CONFIGURED = 0,	/* PINGUARD_MODE or pinguard_configure() */
@@ -68,10 +78,19 @@ struct pinguard_mode_info {
 	enum pinguard_mode configured;	/* what was asked for */
 	enum pinguard_mode effective;	/* in force; AUTO while pending */
 	enum pinguard_reason reason;
-	enum pinguard_kernel kernel;	/* what detection found */
+	enum pinguard_kernel kernel;	/* what detection found: unpatched if
+					 * any kind pinned so far is */
 	enum pinguard_pretouch pretouch;
 	enum pinguard_scope scope;
 	enum pinguard_fork_init fork_init; /* in force (after fallbacks) */
+	/* Auto mode's verdict per kind of memory (PINGUARD_MEM_*): kernel
+	 * UNKNOWN and reason PENDING until the first pin of that kind;
+	 * probe_ns: what finding out cost (0 for an override). */
+	struct pinguard_kind_info {
+		enum pinguard_kernel kernel;
+		enum pinguard_reason reason;
+		uint64_t probe_ns;
+	} kinds[PINGUARD_MEM_KINDS];
 };
 
 struct pinguard_stats {
@@ -90,6 +109,10 @@ struct pinguard_stats {
 	uint64_t staging_kept_bytes; /* copy mode: staging kept resident for
 				      * a next fork within a second
 				      * (PINGUARD_KEEP_STAGING) */
+	uint64_t pinned_wrprotects; /* mprotect() calls that took write
+				     * permission from pinned private pages
+				     * on a kernel where that breaks the pin
+				     * (5.9-5.18) */
 };
 
 /* Programmatic configuration; wins over the environment. */
@@ -140,6 +163,8 @@ void pinguard_fork_child(void);
 const char *pinguard_mode_name(enum pinguard_mode mode);
 const char *pinguard_reason_name(enum pinguard_reason reason);
 const char *pinguard_kernel_name(enum pinguard_kernel kernel);
+/* "4k", "thp", "hugetlb" */
+const char *pinguard_memkind_name(enum pinguard_memkind kind);
 
 /* "MAJOR.MINOR.PATCH" of the library actually loaded. */
 const char *pinguard_version(void);

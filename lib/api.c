@@ -26,6 +26,12 @@ int pg_get_mode_0_2(struct pinguard_mode_info *info, size_t size)
 	m.kernel = pg.kernel;
 	m.pretouch = pg.cfg.pretouch;
 	m.scope = pg.cfg.scope;
+	memcpy(m.kinds, pg.kinds, sizeof(m.kinds));
+	for (int k = 0; k < PINGUARD_MEM_KINDS; k++)
+		if (m.kinds[k].kernel == PINGUARD_KERNEL_UNKNOWN)
+			m.kinds[k].reason = pg.cfg.mode == PINGUARD_MODE_AUTO ?
+				PINGUARD_REASON_PENDING :
+				PINGUARD_REASON_CONFIGURED;
 	pg_unlock();
 	m.fork_init = pg_fork_init_taken() ? PINGUARD_FORK_INIT_TAKEOVER :
 					     PINGUARD_FORK_INIT_PASSTHROUGH;
@@ -98,6 +104,7 @@ int pinguard_get_stats(struct pinguard_stats *stats, size_t size)
 	s.pretouched_bytes = __atomic_load_n(&pg.cnt.pretouched_bytes,
 					     __ATOMIC_RELAXED);
 	s.staging_kept_bytes = pg.cnt.staging_kept;
+	s.pinned_wrprotects = pg.cnt.wrprotects;
 	pg_unlock();
 	/* Older callers know a prefix of the structure. */
 	memcpy(stats, &s, size < sizeof(s) ? size : sizeof(s));

@@ -132,6 +132,12 @@ void pg_config_from_env(void)
 				  PINGUARD_SCOPE_LONGTERM);
 	pg.cfg.kernel = env_choice("PINGUARD_KERNEL", kernels,
 				   PINGUARD_KERNEL_UNKNOWN);
+	pg.kind_override[PINGUARD_MEM_4K] = env_choice("PINGUARD_KERNEL_4K",
+		kernels, PINGUARD_KERNEL_UNKNOWN);
+	pg.kind_override[PINGUARD_MEM_THP] = env_choice("PINGUARD_KERNEL_THP",
+		kernels, PINGUARD_KERNEL_UNKNOWN);
+	pg.kind_override[PINGUARD_MEM_HUGETLB] = env_choice(
+		"PINGUARD_KERNEL_HUGETLB", kernels, PINGUARD_KERNEL_UNKNOWN);
 	pg.stats_at_exit = env_choice("PINGUARD_STATS", booleans, 0);
 	pg.cfg.fork_init = env_choice("PINGUARD_FORK_INIT", fork_inits,
 				      PINGUARD_FORK_INIT_PASSTHROUGH);
@@ -140,32 +146,6 @@ void pg_config_from_env(void)
 	pg.effective = pg.cfg.mode;
 	pg.reason = pg.cfg.mode == PINGUARD_MODE_AUTO ?
 		    PINGUARD_REASON_PENDING : PINGUARD_REASON_CONFIGURED;
-}
-
-static pthread_once_t resolve_once = PTHREAD_ONCE_INIT;
-
-static void resolve(void)
-{
-	enum pinguard_reason why = PINGUARD_REASON_OVERRIDE;
-	enum pinguard_kernel k = pg.cfg.kernel;
-
-	if (k == PINGUARD_KERNEL_UNKNOWN)
-		k = pg_probe_kernel(&why);
-	pg.kernel = k;
-	pg.kernel_reason = why;
-	if (pg.cfg.mode != PINGUARD_MODE_AUTO)
-		return;
-	pg.effective = k == PINGUARD_KERNEL_PATCHED ? PINGUARD_MODE_OFF :
-		       PINGUARD_MODE_COPY;
-	pg.reason = why;
-	pg_log(PG_LOG_INFO, "auto mode: kernel %s (by %s): mode %s",
-	       pinguard_kernel_name(k), pinguard_reason_name(why),
-	       pinguard_mode_name(pg.effective));
-}
-
-void pg_resolve_mode(void)
-{
-	pthread_once(&resolve_once, resolve);
 }
 
 bool pg_guarded_scope(bool shortterm)
@@ -217,14 +197,8 @@ int pinguard_configure(const struct pinguard_config *cfg, size_t size)
 	if (c.mode != PINGUARD_MODE_AUTO) {
 		pg.effective = c.mode;
 		pg.reason = PINGUARD_REASON_CONFIGURED;
-	} else if (pg.kernel == PINGUARD_KERNEL_UNKNOWN) {
-		pg.effective = PINGUARD_MODE_AUTO;
-		pg.reason = PINGUARD_REASON_PENDING;
 	} else {
-		/* Re-apply the cached detection. */
-		pg.effective = pg.kernel == PINGUARD_KERNEL_PATCHED ?
-			       PINGUARD_MODE_OFF : PINGUARD_MODE_COPY;
-		pg.reason = pg.kernel_reason;
+		pg_auto_reapply();	/* the verdicts made so far, if any */
 	}
 out:
 	pg_unlock();

@@ -166,6 +166,7 @@ void pg_fork_reset_child(bool held)
 	pg_staging_reset_child();
 	pg_handles_reset_child();
 	pg_retry_reset_child();
+	pg_verdict_reset_child();
 	atomic_store(&pg_active, false);
 	atomic_store(&pg_unguarded_forks, 0);
 }

@@ -11,6 +11,7 @@
 
 #include "pinguard.h"
 #include "next.h"
+#include "maps.h"
 #include "registry.h"
 
 #define PG_HIDDEN __attribute__((visibility("hidden")))
@@ -26,10 +27,11 @@ struct pg_counters {
 	uint64_t forks_seen, forks_guarded, bytes_copied, fork_errors, fork_ns;
 	uint64_t pretouched_bytes;
 	uint64_t staging_kept;	/* copy mode: staging kept for the next fork */
+	uint64_t wrprotects;	/* write taken from pinned pages (5.9-5.18) */
 };
 
 #define PG_STATE_MAGIC 0x70696e6775617264ull	/* "pinguard" */
-#define PG_STATE_VERSION 4	/* 4: counters.staging_kept */
+#define PG_STATE_VERSION 5	/* 5: per-kind verdicts, counters.wrprotects */
 
 /* Read by `pinguard status PID` through /proc/PID/mem: keep magic and
  * version first, and bump the version when the layout changes. */
@@ -41,8 +43,12 @@ struct pg_global {
 	bool cfg_from_api;
 	enum pinguard_mode effective;	/* AUTO until resolved */
 	enum pinguard_reason reason;
-	enum pinguard_kernel kernel;
+	enum pinguard_kernel kernel;	/* unpatched if any kind judged is */
 	enum pinguard_reason kernel_reason; /* how kernel was found */
+	/* auto: the verdict per kind of memory, made at its first pin */
+	struct pinguard_kind_info kinds[PINGUARD_MEM_KINDS];
+	/* PINGUARD_KERNEL_4K/_THP/_HUGETLB; UNKNOWN: not set */
+	enum pinguard_kernel kind_override[PINGUARD_MEM_KINDS];
 	struct pg_registry reg;		/* pinned pages */
 	struct pg_registry foreign;	/* MADV_DONTFORK set by others */
 	struct pg_counters cnt;
@@ -72,13 +78,37 @@ bool pg_lock_nested_since_fork(void) PG_HIDDEN;
 
 /* config.c */
 void pg_config_from_env(void) PG_HIDDEN;
-/* Resolve auto mode once (runs the kernel probe). */
-void pg_resolve_mode(void) PG_HIDDEN;
 bool pg_guarded_scope(bool shortterm) PG_HIDDEN;
 
-/* probe.c */
-enum pinguard_kernel pg_probe_kernel(enum pinguard_reason *why) PG_HIDDEN;
+/* verdict.c: auto mode, judged per kind of memory (bits 1 << PINGUARD_MEM_*) */
+/* Kinds of the pages in [s, e), right after a successful
+ * pg_vmacache_check() of that range (lock held). */
+unsigned pg_kinds_of(uintptr_t s, uintptr_t e) PG_HIDDEN;
+/* Kinds of the mask not judged yet. */
+unsigned pg_kinds_unjudged(unsigned kinds) PG_HIDDEN;
+/* Judge those kinds (probes; lock NOT held), each once per process. */
+void pg_judge_kinds(unsigned kinds) PG_HIDDEN;
+/* Auto mode: the mode the judged kinds call for (lock held). */
+void pg_auto_apply(unsigned kinds) PG_HIDDEN;
+/* Auto mode's copy: does a piece of this VMA need a snapshot? */
+bool pg_kind_needs_guard(const struct pg_vma *v, uintptr_t s, uintptr_t e)
+	PG_HIDDEN;
+/* Could [s, e) of this private VMA be backed by a transparent huge page? */
+bool pg_thp_possible(const struct pg_vma *v, uintptr_t s, uintptr_t e)
+	PG_HIDDEN;
+/* Auto mode's verdict from a configuration (pinguard_configure()). */
+void pg_auto_reapply(void) PG_HIDDEN;
+/* Judge every kind now and apply (fork-init takeover, at load). */
+void pg_auto_judge_all(void) PG_HIDDEN;
+void pg_verdict_reset_child(void) PG_HIDDEN;
+
+/* probe.c: does the kernel copy pinned pages of this kind at fork? */
+enum pinguard_kernel pg_probe_kernel(enum pinguard_memkind kind,
+				     enum pinguard_reason *why) PG_HIDDEN;
 bool pg_kernel_at_least(unsigned major, unsigned minor) PG_HIDDEN;
+/* 5.9-5.18: a write fault replaces a pinned page whose reference count
+ * says "pinned" (write protection taken and given back breaks the pin). */
+bool pg_kernel_wp_breaks_pins(void) PG_HIDDEN;
 
 /* log.c: async-signal-safe, formats %s %d %u %ld %lu %lx %zu %p %% only */
 void pg_log(int level, const char *fmt, ...) PG_HIDDEN

@@ -141,6 +141,28 @@ static int release_dontfork(uintptr_t s, uintptr_t e, const struct pg_seg *seg,
 	return 0;
 }
 
+#define ALL_KINDS ((1u << PINGUARD_MEM_KINDS) - 1)
+
+/* Auto mode, lock held, [s, e) just checked: judge the kinds of memory
+ * of this pin not judged yet (false: the lock was dropped for the probes,
+ * which take milliseconds and fork; check again), then apply. */
+static bool auto_mode(uintptr_t s, uintptr_t e)
+{
+	unsigned kinds;
+
+	if (pg.effective == PINGUARD_MODE_COPY && !pg_kinds_unjudged(ALL_KINDS))
+		return true;
+	kinds = pg_kinds_of(s, e);
+	if (pg_kinds_unjudged(kinds)) {
+		pg_unlock();
+		pg_judge_kinds(kinds);
+		pg_lock();
+		return false;
+	}
+	pg_auto_apply(kinds);
+	return true;
+}
+
 int pinguard_pin(void *addr, size_t len, unsigned int flags)
 {
 	bool shortterm = flags & PINGUARD_PIN_SHORTTERM;
@@ -152,13 +174,13 @@ int pinguard_pin(void *addr, size_t len, unsigned int flags)
 	ret = page_range(addr, len, &s, &e);
 	if (ret)
 		return ret;
-	if (pg.effective == PINGUARD_MODE_AUTO)
-		pg_resolve_mode();
 	mark_active();
 	pg_lock();
-	ret = pg_vmacache_check(&s, &e);
-	if (ret)
-		goto out;
+	do {
+		ret = pg_vmacache_check(&s, &e);
+		if (ret)
+			goto out;
+	} while (pg.cfg.mode == PINGUARD_MODE_AUTO && !auto_mode(s, e));
 	if (pg.effective == PINGUARD_MODE_DONTFORK && pg_guarded_scope(shortterm)) {
 		struct dontfork_ctx c = { 0 };
 

@@ -107,7 +107,8 @@ static int split_foreign(uintptr_t s, uintptr_t e, const struct pg_seg *seg,
 }
 
 /* One pinned extent: cut it along VMAs, skipping shared and unmapped
- * parts (MAP_SHARED is never copy-on-write). */
+ * parts (MAP_SHARED is never copy-on-write) and, in auto mode, kinds of
+ * memory the kernel copies itself. */
 static void plan_extent(uintptr_t s, uintptr_t e, bool have_vmas)
 {
 	const struct pg_vma *v;
@@ -121,6 +122,10 @@ static void plan_extent(uintptr_t s, uintptr_t e, bool have_vmas)
 	v = pg_vmacache_range(s, e, &n);
 	for (i = 0; i < n; i++) {
 		if (v[i].flags & PG_VMA_SHARED)
+			continue;
+		/* auto mode: the kernel copies pinned pages of this kind */
+		if (!pg_kind_needs_guard(&v[i], s > v[i].start ? s : v[i].start,
+					 e < v[i].end ? e : v[i].end))
 			continue;
 		hp = 1ul << v[i].pageshift;
 		a = pg_align_down(s > v[i].start ? s : v[i].start, hp);

@@ -63,14 +63,16 @@ static void print_stats(void)
 	pg.log_level = pg.log_level > PG_LOG_INFO ? pg.log_level : PG_LOG_INFO;
 	pg_log(PG_LOG_INFO, "stats: mode %s, pins %lu (active %lu), ranges %lu, "
 	       "bytes %lu, forks seen %lu guarded %lu, copied %lu bytes, "
-	       "dontfork ranges %lu, fork errors %lu, fork time %lu us",
+	       "dontfork ranges %lu, fork errors %lu, fork time %lu us, "
+	       "write-protected pins %lu",
 	       pinguard_mode_name(pg.effective),
 	       (unsigned long)s.pins_total, (unsigned long)s.active_pins,
 	       (unsigned long)s.pinned_ranges, (unsigned long)s.pinned_bytes,
 	       (unsigned long)s.forks_seen, (unsigned long)s.forks_guarded,
 	       (unsigned long)s.bytes_copied, (unsigned long)s.ranges_dontfork,
 	       (unsigned long)s.fork_errors,
-	       (unsigned long)(s.fork_ns / 1000));
+	       (unsigned long)(s.fork_ns / 1000),
+	       (unsigned long)s.pinned_wrprotects);
 }
 
 /* Runs before the application's constructors, so our atfork handlers are

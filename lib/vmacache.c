@@ -130,6 +130,17 @@ static bool fresh(void)
 }
 
 /* 1: all of [s, e) mapped; 0: a hole. Widens at the ends. */
+/* The VMAs the last successful lookup covered: the pin path asks what
+ * kinds of memory they are without a second search. */
+static const struct pg_vma *last_v;
+static size_t last_n;
+
+const struct pg_vma *pg_vmacache_last(size_t *n)
+{
+	*n = last_n;
+	return last_v;
+}
+
 static int lookup(uintptr_t *s, uintptr_t *e)
 {
 	const struct table *t = &tabs[cur];
@@ -147,6 +158,8 @@ static int lookup(uintptr_t *s, uintptr_t *e)
 	/* hugetlb mappings are pinned, copied and remapped in whole pages */
 	*s = pg_align_down(*s, 1ul << t->v[first].pageshift);
 	i--;
+	last_v = t->v + first;
+	last_n = i - first + 1;
 	*e = pg_align_down(*e + (1ul << t->v[i].pageshift) - 1,
 			   1ul << t->v[i].pageshift);
 	return 1;

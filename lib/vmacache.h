@@ -13,6 +13,9 @@ void pg_vmacache_invalidate(void);
 /* Check that [*start, *end) is mapped and widen it to the page size of
  * the mappings at its ends. 0, -EFAULT (a hole) or -errno. */
 int pg_vmacache_check(uintptr_t *start, uintptr_t *end);
+/* The VMAs covering the range of the last successful check (lock held,
+ * until the next check or refresh). */
+const struct pg_vma *pg_vmacache_last(size_t *n);
 /* Widen to the page size of the mappings at the ends (unpin). */
 void pg_vmacache_widen(uintptr_t *start, uintptr_t *end);
 /* VMAs overlapping [start, end) from the last refresh, in order; *n set. */

@@ -102,11 +102,12 @@ __attribute__((constructor(102))) static void hide_fork_safe_env(void)
 
 	if (pg.cfg.fork_init != PINGUARD_FORK_INIT_TAKEOVER)
 		return;
-	/* auto: decide now (the kernel probe), as libibverbs may read the
-	 * variables before the first pin would decide. Not copy: leave them
+	/* auto: decide now, for every kind of memory (an MR may be of
+	 * any), as libibverbs may read the variables before the first pin
+	 * would decide. Not copy: leave them
 	 * be; takeover() warns if the program ever asks verbs about fork. */
 	if (pg.cfg.mode == PINGUARD_MODE_AUTO)
-		pg_resolve_mode();
+		pg_auto_judge_all();
 	if (pg.effective != PINGUARD_MODE_COPY)
 		return;
 	for (i = 0; i < sizeof(fork_safe_vars) / sizeof(fork_safe_vars[0]); i++)

@@ -7,6 +7,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <linux/io_uring.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -25,6 +27,7 @@ struct hugesize {
 struct facts {
 	struct pinguard_mode_info mode;
 	int pin_error;
+	int kind_error[PINGUARD_MEM_KINDS];	/* mapping or pinning it */
 	struct utsname uts;
 	int uring_errno;		/* 0: io_uring_setup worked */
 	long uring_disabled;		/* kernel.io_uring_disabled, -1 absent */
@@ -50,31 +53,58 @@ static long read_long(const char *path)
 	return v;
 }
 
-/* Let the library run its detection chain: auto mode, pin one page. The
- * PINGUARD_KERNEL override from the environment is kept. */
+/* Pin without touching: the library's own probes map and fault in what
+ * they need, and an untouched MAP_NORESERVE huge page costs no free huge
+ * page (the hugetlb probe needs one). */
+static int pin_kind(enum pinguard_memkind kind)
+{
+	size_t huge = 2ul << 20, len = kind == PINGUARD_MEM_4K ? 3 * 4096 :
+				       2 * huge;
+	int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
+	char *p, *at;
+	int ret;
+
+	if (kind == PINGUARD_MEM_HUGETLB) {
+		flags |= MAP_HUGETLB;
+		len = huge;
+	}
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, flags, -1, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	at = p;
+	if (kind == PINGUARD_MEM_4K) {
+		/* a VMA of its own, too small for a THP */
+		mprotect(p, 4096, PROT_NONE);
+		mprotect(p + 2 * 4096, 4096, PROT_NONE);
+		at = p + 4096;
+	} else if (kind == PINGUARD_MEM_THP) {
+		at = (char *)(((uintptr_t)p + huge - 1) & ~(huge - 1));
+	}
+	ret = pinguard_pin(at, 4096, 0);
+	if (!ret)
+		pinguard_unpin(at, 4096);
+	munmap(p, len);
+	return ret;
+}
+
+/* Let the library run its detection chain: auto mode, one pin of each
+ * kind of memory. The PINGUARD_KERNEL* overrides from the environment
+ * are kept. */
 static void ask_library(struct facts *fx)
 {
 	struct pinguard_config cfg;
-	void *page;
-	long psz = sysconf(_SC_PAGESIZE);
+	int k;
 
 	fx->pin_error = pinguard_get_config(&cfg, sizeof(cfg));
 	if (!fx->pin_error) {
 		cfg.mode = PINGUARD_MODE_AUTO;
 		fx->pin_error = pinguard_configure(&cfg, sizeof(cfg));
 	}
-	page = mmap(NULL, (size_t)psz, PROT_READ | PROT_WRITE,
-		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (!fx->pin_error && page == MAP_FAILED)
-		fx->pin_error = -errno;
-	if (!fx->pin_error) {
-		memset(page, 1, (size_t)psz);
-		fx->pin_error = pinguard_pin(page, (size_t)psz, 0);
-		if (!fx->pin_error)
-			pinguard_unpin(page, (size_t)psz);
+	for (k = 0; !fx->pin_error && k < PINGUARD_MEM_KINDS; k++) {
+		fx->kind_error[k] = pin_kind((enum pinguard_memkind)k);
+		if (k == PINGUARD_MEM_4K)
+			fx->pin_error = fx->kind_error[k];
 	}
-	if (page != MAP_FAILED)
-		munmap(page, (size_t)psz);
 	pinguard_get_mode(&fx->mode, sizeof(fx->mode));
 }
 
@@ -139,29 +169,54 @@ static const char *how(enum pinguard_reason r)
 {
 	switch (r) {
 	case PINGUARD_REASON_OVERRIDE:
-		return "told by PINGUARD_KERNEL (no detection ran)";
+		return "told by PINGUARD_KERNEL or PINGUARD_KERNEL_<KIND> (no "
+		       "detection ran)";
 	case PINGUARD_REASON_PROBE:
-		return "empirical probe: pinned a page with an io_uring fixed "
-		       "buffer, created a child, and read the parent's pagemap "
-		       "\"exclusively mapped\" bit";
+		return "empirical probe: pinned memory of that kind with an "
+		       "io_uring fixed buffer, created a child, and read the "
+		       "parent's pagemap \"exclusively mapped\" bit";
 	case PINGUARD_REASON_NETLINK:
 		return "the RDMA core's RDMA_NLDEV_SYS_ATTR_COPY_ON_FORK "
 		       "attribute (the io_uring probe could not run)";
 	case PINGUARD_REASON_VERSION:
-		return "kernel version only (5.9 or later), as nothing better "
-		       "could run: a distribution kernel may differ";
+		return "kernel version only (5.9 or later; hugetlb 5.12), as "
+		       "nothing better could run: a distribution kernel may "
+		       "differ";
 	default:
 		return "not determined";
 	}
 }
 
+static const char *const kind_label[PINGUARD_MEM_KINDS] = {
+	"4 KiB pages", "transparent huge pages", "hugetlb pages"
+};
+
+/* patched, unpatched or partial (kinds judged differently). */
+static const char *verdict(const struct pinguard_mode_info *m)
+{
+	bool patched = false, unpatched = false;
+	int k;
+
+	for (k = 0; k < PINGUARD_MEM_KINDS; k++) {
+		patched |= m->kinds[k].kernel == PINGUARD_KERNEL_PATCHED;
+		unpatched |= m->kinds[k].kernel == PINGUARD_KERNEL_UNPATCHED;
+	}
+	return patched && unpatched ? "partial" :
+	       pinguard_kernel_name(m->kernel);
+}
+
 static void print_text(const struct facts *fx)
 {
 	const struct pinguard_mode_info *m = &fx->mode;
-	int i;
+	const char *v = verdict(m);
+	int i, k;
 
 	printf("kernel %s: ", fx->uts.release);
-	if (m->kernel == PINGUARD_KERNEL_PATCHED)
+	if (!strcmp(v, "partial"))
+		printf("partial: it copies DMA-pinned pages of some kinds at "
+		       "fork (early COW)\n  and shares others copy-on-write; "
+		       "pinguard guards those (auto mode: copy).\n");
+	else if (m->kernel == PINGUARD_KERNEL_PATCHED)
 		printf("patched: it copies DMA-pinned pages at fork (early "
 		       "COW), so\n  fork() keeps pinned memory coherent without "
 		       "help; pinguard is not needed.\n");
@@ -172,9 +227,27 @@ static void print_text(const struct facts *fx)
 	else
 		printf("unknown (the library could not pin a page: %s)\n",
 		       strerror(-fx->pin_error));
-	printf("  found by: %s\n", how(m->reason));
+	for (k = 0; k < PINGUARD_MEM_KINDS; k++) {
+		const struct pinguard_kind_info *ki = &m->kinds[k];
+
+		printf("  %-23s ", kind_label[k]);
+		if (ki->kernel == PINGUARD_KERNEL_UNKNOWN)
+			printf("not judged (%s)\n", fx->kind_error[k] ?
+			       strerror(-fx->kind_error[k]) : "no pin");
+		else
+			printf("%-9s by %s, %.0f us\n",
+			       pinguard_kernel_name(ki->kernel),
+			       pinguard_reason_name(ki->reason),
+			       (double)ki->probe_ns / 1000);
+	}
+	for (k = 0; k < PINGUARD_MEM_KINDS; k++)
+		if (m->kinds[k].kernel != PINGUARD_KERNEL_UNKNOWN &&
+		    (k == 0 || m->kinds[k].reason != m->kinds[0].reason))
+			printf("  found by: %s\n", how(m->kinds[k].reason));
 	printf("  auto mode would choose: %s\n",
 	       m->effective == PINGUARD_MODE_AUTO ? "(undecided)" :
+	       m->effective == PINGUARD_MODE_COPY && !strcmp(v, "partial") ?
+	       "copy (for the unpatched kinds only)" :
 	       pinguard_mode_name(m->effective));
 	if (fx->uring_errno == 0)
 		printf("io_uring: allowed");
@@ -217,7 +290,17 @@ static void print_json(const struct facts *fx)
 		printf(i ? ", " : "");
 		json_str(stdout, fx->rdma[i]);
 	}
-	printf("], \"hugepages\": {\"nr_hugepages\": %ld, \"sizes\": [",
+	printf("], \"partial\": %s, \"kinds\": {",
+	       strcmp(verdict(m), "partial") ? "false" : "true");
+	for (i = 0; i < PINGUARD_MEM_KINDS; i++)
+		printf("%s\"%s\": {\"kernel\": \"%s\", \"detected_by\": "
+		       "\"%s\", \"probe_us\": %.1f, \"error\": %d}",
+		       i ? ", " : "", pinguard_memkind_name(i),
+		       pinguard_kernel_name(m->kinds[i].kernel),
+		       pinguard_reason_name(m->kinds[i].reason),
+		       (double)m->kinds[i].probe_ns / 1000,
+		       fx->kind_error[i]);
+	printf("}, \"hugepages\": {\"nr_hugepages\": %ld, \"sizes\": [",
 	       fx->nr_hugepages);
 	for (i = 0; i < fx->nhuge; i++)
 		printf("%s{\"size_kb\": %lu, \"total\": %ld, \"free\": %ld}",

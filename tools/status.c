@@ -292,6 +292,16 @@ static void print_text(const struct snapshot *s, const char *lib,
 	else
 		printf("kernel: %s (by %s)\n", pinguard_kernel_name(g->kernel),
 		       pinguard_reason_name(g->kernel_reason));
+	for (i = 0; i < PINGUARD_MEM_KINDS; i++)
+		if (g->kinds[i].kernel == PINGUARD_KERNEL_UNKNOWN)
+			printf("  %-8s not judged yet\n",
+			       pinguard_memkind_name(i));
+		else
+			printf("  %-8s %s (by %s, %" PRIu64 " us)\n",
+			       pinguard_memkind_name(i),
+			       pinguard_kernel_name(g->kinds[i].kernel),
+			       pinguard_reason_name(g->kinds[i].reason),
+			       g->kinds[i].probe_ns / 1000);
 	printf("pretouch: %s, scope: %s, log: %s, stats at exit: %s%s\n",
 	       g->cfg.pretouch == PINGUARD_PRETOUCH_AUTO ? "auto" :
 	       g->cfg.pretouch == PINGUARD_PRETOUCH_ALWAYS ? "always" : "never",
@@ -326,10 +336,12 @@ static void print_text(const struct snapshot *s, const char *lib,
 	       "  bytes copied for children: %" PRIu64 ", pretouched: %" PRIu64
 	       ", staging kept for the next fork: %" PRIu64
 	       "\n  application MADV_DONTFORK: %" PRIu64 " ranges, %" PRIu64
-	       " bytes\n", c->active_pins, c->pins_total, c->unpins_total,
+	       " bytes\n  write permission taken from pinned pages: %" PRIu64
+	       "\n", c->active_pins, c->pins_total, c->unpins_total,
 	       c->forks_seen, c->forks_guarded, c->fork_errors,
 	       c->fork_ns / 1000, c->bytes_copied, c->pretouched_bytes,
-	       c->staging_kept, g->foreign.extents, g->foreign.bytes);
+	       c->staging_kept, g->foreign.extents, g->foreign.bytes,
+	       c->wrprotects);
 	if (torn)
 		printf("warning: the process changed its pins while being "
 		       "read; this view may be inconsistent\n");
@@ -359,7 +371,16 @@ static void print_json(const struct snapshot *s, const char *lib,
 	       g->cfg.pretouch == PINGUARD_PRETOUCH_ALWAYS ? "always" : "never",
 	       g->cfg.scope == PINGUARD_SCOPE_ALL ? "all" : "longterm",
 	       level_name(g->log_level), g->cfg_from_api ? "true" : "false");
-	printf("\"pinned_ranges\": %" PRIu64 ", \"pinned_bytes\": %" PRIu64
+	printf("\"kinds\": {");
+	for (i = 0; i < PINGUARD_MEM_KINDS; i++)
+		printf("%s\"%s\": {\"kernel\": \"%s\", \"reason\": \"%s\", "
+		       "\"probe_ns\": %" PRIu64 "}", i ? ", " : "",
+		       pinguard_memkind_name(i),
+		       pinguard_kernel_name(g->kinds[i].kernel),
+		       g->kinds[i].kernel == PINGUARD_KERNEL_UNKNOWN ? "none" :
+		       pinguard_reason_name(g->kinds[i].reason),
+		       g->kinds[i].probe_ns);
+	printf("}, \"pinned_ranges\": %" PRIu64 ", \"pinned_bytes\": %" PRIu64
 	       ", \"ranges\": [", g->reg.extents, g->reg.bytes);
 	for (i = 0; i < s->nranges; i++) {
 		const struct range *r = &s->ranges[i];
@@ -381,11 +402,12 @@ static void print_json(const struct snapshot *s, const char *lib,
 	       PRIu64 ", \"fork_ns\": %" PRIu64 ", \"bytes_copied\": %" PRIu64
 	       ", \"pretouched_bytes\": %" PRIu64 ", \"staging_kept_bytes\": %"
 	       PRIu64 ", \"app_dontfork_ranges\": %"
-	       PRIu64 ", \"app_dontfork_bytes\": %" PRIu64 "}}\n",
+	       PRIu64 ", \"app_dontfork_bytes\": %" PRIu64
+	       ", \"pinned_wrprotects\": %" PRIu64 "}}\n",
 	       c->active_pins, c->pins_total, c->unpins_total, c->forks_seen,
 	       c->forks_guarded, c->fork_errors, c->fork_ns, c->bytes_copied,
 	       c->pretouched_bytes, c->staging_kept, g->foreign.extents,
-	       g->foreign.bytes);
+	       g->foreign.bytes, c->wrprotects);
 }
 
 int cmd_status(int argc, char **argv)

@@ -46,13 +46,13 @@ fi
 # Exported (defined, dynamic) symbols: the API, the libc interposers and
 # the wrappers of the pinning/fork calls (DESIGN 4), nothing internal.
 # Type A entries are version nodes (PINGUARD_0.1), not symbols.
-allowed='pinguard_[a-z0-9_]+|madvise|munmap|mremap|shmdt|fork|_Fork|clone'
+allowed='pinguard_[a-z0-9_]+|madvise|mprotect|pkey_mprotect|munmap|mremap|shmdt|fork|_Fork|clone'
 allowed="$allowed|ibv_[a-z0-9_]+|mlx5dv_devx_umem_[a-z_]+|io_uring_[a-z_]+"
 bad=$(nm -D --defined-only "$real" | awk '$2 != "A" { sub(/@.*/, "", $3); print $3 }' |
 	grep -Ev "^($allowed)\$" || true)
 [ -z "$bad" ] || fail "unexpected exported symbols:" $bad
 for sym in pinguard_pin pinguard_unpin pinguard_get_stats pinguard_version \
-	madvise munmap mremap shmdt; do
+	madvise mprotect munmap mremap shmdt; do
 	nm -D --defined-only "$real" | grep -Eq " $sym(@|\$)" ||
 		fail "symbol $sym not exported"
 done

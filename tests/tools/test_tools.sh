@@ -125,6 +125,26 @@ assert d["kernel"] == "patched" and d["auto_mode"] == "off", d' \
 assert d["kernel"] == "unpatched" and d["detected_by"] == "override", d
 assert d["auto_mode"] == "copy" and d["needs_guarding"] is True, d' \
 		<"$tmp/out" || fail "override: $(cat "$tmp/out")"
+	# every kind is judged (one pin of each); all patched here
+	python3 -c 'import json,sys; d=json.load(sys.stdin)
+assert sorted(d["kinds"]) == ["4k", "hugetlb", "thp"], d
+assert all(k["kernel"] == "unpatched" for k in d["kinds"].values()), d' \
+		<"$tmp/out" || fail "kinds: $(cat "$tmp/out")"
+	# a partial kernel (Debian 11's 5.10: no early COW for hugetlb), by
+	# the per-kind override: auto copies, the other kinds are probed
+	expect 0 env PINGUARD_KERNEL_HUGETLB=unpatched "$pg" probe --json
+	python3 -c 'import json,sys; d=json.load(sys.stdin)
+k = d["kinds"]
+assert d["partial"] is True and d["auto_mode"] == "copy", d
+assert k["hugetlb"]["kernel"] == "unpatched", d
+assert k["hugetlb"]["detected_by"] == "override", d
+assert k["4k"]["kernel"] == "patched" and k["thp"]["kernel"] == "patched", d
+assert k["4k"]["detected_by"] == "probe" and k["4k"]["probe_us"] > 0, d' \
+		<"$tmp/out" || fail "partial: $(cat "$tmp/out")"
+	expect 0 env PINGUARD_KERNEL_HUGETLB=unpatched "$pg" probe
+	has out '^kernel [^ ]+: partial'
+	has out '^  hugetlb pages +unpatched +by override'
+	has out 'auto mode would choose: copy \(for the unpatched kinds only\)'
 	;;
 status_api)
 	start_helper "$pinwait"
@@ -137,13 +157,19 @@ status_api)
 	has out '^pinned: 2 ranges, 20480 bytes'
 	has out 'pins: 3 active, 3 total, 0 unpinned'
 	has out '^mode: off \(configured auto, reason: probe\)'
+	has out '^  4k +patched \(by probe, [0-9]+ us\)'
+	has out '^  hugetlb +not judged yet'
+	has out 'write permission taken from pinned pages: 0'
 	expect 0 "$pg" status "$helper" --json
 	json_ok
 	python3 -c 'import json,sys; d=json.load(sys.stdin)
 r = [(x["start"], x["length"], x["long"], x["short"]) for x in d["ranges"]]
 assert r == [(sys.argv[1], int(sys.argv[2]), 1, 0),
              (sys.argv[3], int(sys.argv[4]), 1, 1)], r
-assert d["counters"]["active_pins"] == 3 and d["consistent"], d' \
+assert d["counters"]["active_pins"] == 3 and d["consistent"], d
+assert d["kinds"]["4k"]["kernel"] == "patched", d
+assert d["kinds"]["hugetlb"]["reason"] == "none", d
+assert d["counters"]["pinned_wrprotects"] == 0, d' \
 		"$s1" "$l1" "$s2" "$l2" <"$tmp/out" ||
 		fail "status --json: $(cat "$tmp/out")"
 	# an unrelated process, and one that does not exist
