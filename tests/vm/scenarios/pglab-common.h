@@ -174,12 +174,15 @@ static inline void note_mode(void)
 }
 
 /* --pinguard-api: declare the range pinned before the real registration. */
+/* pinguard_pin() flags for api_pin(), e.g. PINGUARD_PIN_READONLY. */
+static unsigned int pglab_pin_flags __attribute__((unused));
+
 static inline void api_pin(int use, void *buf, size_t len)
 {
 	if (!use)
 		return;
 #ifdef HAVE_PINGUARD
-	int r = pinguard_pin(buf, len, 0);
+	int r = pinguard_pin(buf, len, pglab_pin_flags);
 
 	if (r)
 		FAIL("pinguard_pin=%d", r);

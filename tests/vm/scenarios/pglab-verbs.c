@@ -5,8 +5,17 @@
  * Verbs MR across fork(), over soft-RoCE (rxe) loopback: QP "a" owns the MR
  * on private anonymous memory, QP "b" in the same process is the peer.
  *
- *   pglab-verbs --op rdma-read|rdma-write|send --child alive|exited
- *               [--mem 4k|hugetlb] [--dev rxe0] [--dontfork] [--pinguard-api]
+ *   pglab-verbs --op rdma-read|rdma-write|send --child alive|exited|none
+ *               [--mem 4k|hugetlb] [--ro] [--shared-before] [--dev rxe0]
+ *               [--dontfork] [--pinguard-api]
+ *
+ * --ro: the MR is registered with IBV_ACCESS_REMOTE_READ only, a read-only
+ * pin (rdma-read only; the API variant pins with PINGUARD_PIN_READONLY).
+ * --shared-before: a "sharer" child is forked before the registration and
+ * stays alive to the end, so the pages are shared copy-on-write when the
+ * device pins them; before 5.19 a read-only pin does not unshare them and
+ * the parent's next write moves the parent away from the device's page,
+ * no fork after the pin needed. --child none: no fork after the pin.
  *
  * --mem: what the MR covers, 64 KiB of 4 KiB pages (default) or one 2 MiB
  * hugetlb page (MAP_HUGETLB; skips without reserved huge pages). The peer
@@ -32,9 +41,10 @@ static struct ibv_cq *cq;
 int main(int argc, char **argv)
 {
 	const char *op = "rdma-read", *child = "alive", *devname = "rxe0", *mem = "4k";
-	int dontfork = 0, use_api = 0, c;
+	int dontfork = 0, use_api = 0, ro = 0, shared_before = 0, c;
 	static const struct option opts[] = {
 		{ "op", 1, 0, 'o' }, { "child", 1, 0, 'c' }, { "dev", 1, 0, 'D' }, { "mem", 1, 0, 'm' },
+		{ "ro", 0, 0, 'r' }, { "shared-before", 0, 0, 's' },
 		{ "dontfork", 0, 0, 'd' }, { "pinguard-api", 0, 0, 'p' }, { 0 }
 	};
 
@@ -44,18 +54,22 @@ int main(int argc, char **argv)
 		case 'c': child = optarg; break;
 		case 'D': devname = optarg; break;
 		case 'm': mem = optarg; break;
+		case 'r': ro = 1; break;
+		case 's': shared_before = 1; break;
 		case 'd': dontfork = 1; break;
 		case 'p': use_api = 1; break;
 		default: FAIL("usage");
 		}
 	}
-	int alive = !strcmp(child, "alive");
+	int alive = !strcmp(child, "alive"), nofork = !strcmp(child, "none");
 	int is_read = !strcmp(op, "rdma-read"), is_write = !strcmp(op, "rdma-write");
 
 	if (!is_read && !is_write && strcmp(op, "send"))
 		FAIL("bad_op=%s", op);
 	if (strcmp(mem, "4k") && strcmp(mem, "hugetlb"))
 		FAIL("bad_mem=%s", mem);
+	if (ro && !is_read)
+		FAIL("ro_needs_rdma_read");
 
 	struct ibv_device **list = ibv_get_device_list(NULL), *dev = NULL;
 	for (int i = 0; list && list[i]; i++)
@@ -85,11 +99,37 @@ int main(int argc, char **argv)
 	memset(peer, is_write ? 'C' : 'P', len);
 	if (madvise(peer, len, MADV_DONTFORK))
 		FAIL("madv_dontfork=%d", errno);
+	/* The sharer keeps buf's pages shared copy-on-write until the end. */
+	int sh[2] = { -1, -1 };
+	pid_t sharer = -1;
+	if (shared_before) {
+		if (pipe(sh))
+			FAIL("pipe=%d", errno);
+		fflush(stdout);
+		sharer = fork();
+		if (sharer < 0)
+			FAIL("fork=%d", errno);
+		if (sharer == 0) {
+			char x;
+
+			close(sh[1]);
+			(void)!read(sh[0], &x, 1);
+			_exit(0);
+		}
+		close(sh[0]);
+		detail("sharer=alive");
+	}
+#ifdef HAVE_PINGUARD
+	if (ro)
+		pglab_pin_flags = PINGUARD_PIN_READONLY;
+#endif
 	api_pin(use_api, buf, len);
 	if (dontfork && madvise(buf, len, MADV_DONTFORK))
 		FAIL("madv_dontfork=%d", errno);
 	int acc = IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_READ | IBV_ACCESS_REMOTE_WRITE;
-	struct ibv_mr *mr = ibv_reg_mr(pd, buf, len, acc);
+	struct ibv_mr *mr = ibv_reg_mr(pd, buf, len, ro ? IBV_ACCESS_REMOTE_READ : acc);
+	if (ro)
+		detail("pin=ro");
 	struct ibv_mr *pmr = ibv_reg_mr(pd, peer, len, acc);
 	if (!mr || !pmr)
 		FAIL("reg_mr=%d", errno);
@@ -105,7 +145,7 @@ int main(int argc, char **argv)
 	if (pipe(go) || pipe(rep))
 		FAIL("pipe=%d", errno);
 	fflush(stdout);
-	pid_t pid = fork();
+	pid_t pid = nofork ? 1 : fork();
 	if (pid < 0)
 		FAIL("fork=%d", errno);
 	if (pid == 0) {
@@ -120,7 +160,7 @@ int main(int argc, char **argv)
 		}
 		_exit(0);
 	}
-	if (!alive && waitpid(pid, NULL, 0) != pid)
+	if (!alive && !nofork && waitpid(pid, NULL, 0) != pid)
 		FAIL("waitpid=%d", errno);
 
 	memset(buf, 'B', len); /* the parent's post-fork write */
@@ -164,6 +204,10 @@ int main(int argc, char **argv)
 		waitpid(pid, NULL, 0);
 	}
 	detail("child=%s", child_word(v));
+	if (sharer > 0) {
+		close(sh[1]);
+		waitpid(sharer, NULL, 0);
+	}
 	ibv_destroy_qp(qa);
 	ibv_destroy_qp(qb);
 	ibv_dereg_mr(mr);
