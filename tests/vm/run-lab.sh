@@ -79,12 +79,12 @@ case $listf in /*) ;; *) [ -r "$listf" ] || listf=$here/$listf ;; esac
 # stock kernels. By default the knob kernel, plus the stock kernels already
 # fetched into the cache (a machine that has them runs them), unless --knobs
 # narrowed the run to the knob kernel.
-stock_ids="deb11 deb12"
+stock_ids=(deb11 deb12)
 fetch=$here/kernel/fetch-stock-kernel.sh
 if [ -z "$kernels" ]; then
 	kernels=knob
 	if [ -z "$knobs_given" ]; then
-		for n in $stock_ids; do
+		for n in "${stock_ids[@]}"; do
 			[ -f "$("$fetch" --print-dir "$n")/.pinguard-unpacked" ] && kernels+=,$n
 		done
 	fi
@@ -94,7 +94,7 @@ kids=()
 for w in ${kernels//,/ }; do
 	case $w in
 	knob) for k in ${knobs//,/ }; do kids+=("knob$k"); done ;;
-	stock) kids+=($stock_ids) ;;
+	stock) kids+=("${stock_ids[@]}") ;;
 	knob[01]|deb11|deb12) kids+=("$w") ;;
 	*) say "unknown kernel $w (knob0, knob1, deb11, deb12, knob, stock)"; usage ;;
 	esac
