@@ -5,10 +5,10 @@
  * remembered by ring so that unregistering, updating a slot or
  * io_uring_queue_exit() releases exactly what that ring pinned.
  */
-#include <liburing.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "compat.h"
 #include "internal.h"
 #include "next.h"
 

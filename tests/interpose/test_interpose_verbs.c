@@ -8,7 +8,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <string.h>
-#include <infiniband/verbs.h>
+#include "fake_api.h"
 
 #include "fake_verbs.h"
 #include "pg_api.h"
