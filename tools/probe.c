@@ -6,7 +6,6 @@
  */
 #include <dirent.h>
 #include <errno.h>
-#include <linux/io_uring.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -14,6 +13,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "compat.h"	/* io_uring_params, SYS_io_uring_setup: uapi 5.1 */
 #include "pinguard.h"
 #include "tool.h"
 
