@@ -26,6 +26,7 @@ static inline long pg_syscall_ret(long ret, int saved)
 	return ret;
 }
 
+/* Fault-injection builds fail some calls by number (pg_inject_nr). */
 #define PG_SYSCALL_NR(nr, ...) (nr)
 #define PG_SYSCALL(...) ({ int saved_ = errno; \
 	long f_ = pg_inject_nr(PG_SYSCALL_NR(__VA_ARGS__, 0)); \
@@ -34,8 +35,10 @@ static inline long pg_syscall_ret(long ret, int saved)
 static inline int pg_sys_open(const char *path, int flags)
 {
 	PG_INJECT_RET(PG_FAULT_PROC);
+#ifdef PG_FAULT_INJECTION
 	if (!strcmp(path, "/proc/self/pagemap"))
 		PG_INJECT_RET(PG_FAULT_PAGEMAP);
+#endif
 	/* a file we create (the log) is the user's alone: 0600 */
 	return (int)PG_SYSCALL(SYS_openat, AT_FDCWD, path, flags, 0600);
 }
