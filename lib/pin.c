@@ -42,6 +42,18 @@ static void mark_active(void)
 		sched_yield();
 }
 
+/* An atomic add of zero: a write fault that changes nothing, even if
+ * another thread writes the page. The zero is hidden from the compiler:
+ * clang turns an add of a known zero into a load, a read fault that maps
+ * the shared zero page. */
+static void write_fault(volatile char *p)
+{
+	char zero = 0;
+
+	__asm__ volatile("" : "+r"(zero));
+	__atomic_fetch_add(p, zero, __ATOMIC_RELAXED);
+}
+
 /* MADV_POPULATE_WRITE is 5.14. Kernels that do not know an advice
  * reject it before looking at the range, so a zero-length call tells,
  * once: 1 known, 0 not (then pages are write-faulted one by one). */
@@ -95,8 +107,7 @@ static void pretouch(uintptr_t s, uintptr_t e, unsigned int flags)
 				return;
 			}
 			pg_unlock();
-			__atomic_fetch_add((volatile char *)a, 0,
-					   __ATOMIC_RELAXED);
+			write_fault((volatile char *)a);
 		}
 	}
 done:
