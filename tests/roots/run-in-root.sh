@@ -2,7 +2,8 @@
 # Build and test pinguard inside a Debian root made with debootstrap, to
 # prove it on the userlands people with old (or new) kernels actually run.
 #
-#   tests/roots/run-in-root.sh [--bare] [--suites "unit interpose ..."]
+#   tests/roots/run-in-root.sh [--bare] [--cc gcc|clang]
+#                              [--suites "unit interpose ..."]
 #                              [--roots DIR] [--mirror URL] RELEASE
 #
 # RELEASE is a Debian suite (bullseye, bookworm, trixie, ...). The root is
@@ -15,7 +16,8 @@
 #
 # --bare removes libibverbs-dev and liburing-dev first (a normal run puts
 # them back): the library must still build, with its own declarations,
-# and the tests that do not need those headers must pass.
+# and the tests that do not need those headers must pass. --cc clang
+# builds with that release's clang (installed in the root on first use).
 #
 # Needs root (debootstrap, chroot, mounts) and the mirror; /proc, /sys and
 # /dev are bind-mounted for the run and unmounted on exit.
@@ -26,15 +28,17 @@ roots=${PINGUARD_ROOTS:-/var/cache/pinguard-roots}
 mirror=${PINGUARD_MIRROR:-http://deb.debian.org/debian}
 suites="unit interpose integration hardening"
 bare=false
+cc=gcc
 
 usage() {
-	sed -n '2,20s/^# \{0,1\}//p' "$0" >&2
+	sed -n '2,23s/^# \{0,1\}//p' "$0" >&2
 	exit 2
 }
 
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--bare) bare=true ;;
+	--cc) cc=$2; shift ;;
 	--suites) suites=$2; shift ;;
 	--roots) roots=$2; shift ;;
 	--mirror) mirror=$2; shift ;;
@@ -47,7 +51,7 @@ done
 [ $# -eq 1 ] || usage
 release=$1
 root=$roots/$release
-name=$release$($bare && echo -bare || true)
+name=$release$($bare && echo -bare || true)$([ "$cc" = gcc ] || echo "-$cc")
 # What the build and the test suites use, by that release's names.
 packages="gcc libc6-dev meson ninja-build pkg-config libcmocka-dev strace
 	binutils git ca-certificates"
@@ -104,7 +108,7 @@ in_root() {
 		HOME=/root LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive "$@"
 }
 
-want="$packages"
+want="$packages $([ "$cc" = gcc ] || echo "$cc")"
 $bare || want="$want $rdma_uring"
 # shellcheck disable=SC2086
 if ! in_root dpkg-query -W $want >/dev/null 2>&1; then
@@ -133,8 +137,8 @@ suite_args=()
 for s in $suites; do
 	suite_args+=(--suite "$s")
 done
-echo "run-in-root[$name]: $(in_root sh -c 'ldd --version | head -n 1; gcc --version | head -n 1; echo meson $(meson --version)')"
-in_root sh -c "cd /src/pinguard && meson setup /build/$name" \
+echo "run-in-root[$name]: $(in_root sh -c "ldd --version | head -n 1; $cc --version | head -n 1; echo meson \$(meson --version)")"
+in_root sh -c "cd /src/pinguard && CC=$cc meson setup /build/$name" \
 	>"$root/build/$name.setup.log" 2>&1 || {
 	cat "$root/build/$name.setup.log"
 	exit 1
