@@ -11,8 +11,9 @@
  * declarations are all they need, and the values are ABI: fixed by the
  * kernel or by the library's soname, never renumbered.
  *
- * Included by the wrappers, the probe, the stand-in libraries of
- * tests/interpose and the tests that drive them.
+ * Included by the wrappers, the probe (and sys.h, so every library file),
+ * `pinguard probe`, the stand-in libraries of tests/interpose and the
+ * tests that drive them.
  */
 #ifndef PG_COMPAT_H
 #define PG_COMPAT_H
