@@ -92,6 +92,7 @@ cleanup() {
 	done
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM	# through the EXIT trap: never leave mounts
 bind() {
 	mount --rbind "$1" "$root$1"
 	mount --make-rslave "$root$1"
