@@ -13,6 +13,10 @@
  *             write-faults page by page, after one detecting call
  *   hugepage  MADV_HUGEPAGE is EINVAL (no THP): copy-mode staging in
  *             4 KiB pages
+ *   partial   io_uring fails, no RDMA netlink, and the library believes
+ *             PINGUARD_TEST_KERNEL_RELEASE: auto judges each kind of
+ *             memory by the release that brought it early COW (4 KiB
+ *             5.9, hugetlb 5.12), and on 5.10 copies hugetlb pages only
  *
  * Each then forks in copy mode with a child alive and writes: the
  * parent's pinned pages must stay exclusively mapped (pagemap bit 56, read
@@ -180,6 +184,63 @@ static void no_hugepage(void **state)
 	assert_int_equal(pinguard_unpin(buf, buf_len), 0);
 }
 
+/* The release the library was told it runs on, as major << 16 | minor. */
+static unsigned told_release(void)
+{
+	const char *r = getenv("PINGUARD_TEST_KERNEL_RELEASE");
+	unsigned ma = 0, mi = 0;
+
+	assert_non_null(r);
+	assert_true(sscanf(r, "%u.%u", &ma, &mi) == 2);
+	return ma << 16 | mi;
+}
+
+static void partial(void **state)
+{
+	bool huge_patched = told_release() >= (5u << 16 | 12);
+	size_t huge_len = 2ul << 20;
+	unsigned char *small = map_anon(LEN, PROT_READ | PROT_WRITE);
+	unsigned char *huge = map_hugetlb(huge_len);
+	struct pinguard_mode_info m;
+	uint64_t copied;
+
+	(void)state;
+	assert_true(told_release() >= (5u << 16 | 9));
+	set_mode(PINGUARD_MODE_AUTO);
+	memset(small, 1, LEN);
+	assert_int_equal(pinguard_pin(small, LEN, 0), 0);
+	assert_int_equal(pinguard_get_mode(&m, sizeof(m)), 0);
+	assert_int_equal(m.kinds[PINGUARD_MEM_4K].kernel,
+			 PINGUARD_KERNEL_PATCHED);
+	assert_int_equal(m.kinds[PINGUARD_MEM_4K].reason,
+			 PINGUARD_REASON_VERSION);
+	assert_int_equal(m.effective, PINGUARD_MODE_OFF);
+	if (!huge)
+		skip();
+	buf = huge;
+	buf_len = huge_len;
+	memset(buf, 1, buf_len);
+	assert_int_equal(pinguard_pin(buf, buf_len, 0), 0);
+	assert_int_equal(pinguard_get_mode(&m, sizeof(m)), 0);
+	print_message("hugetlb: kernel %s, decided by %s; mode %s\n",
+		      pinguard_kernel_name(m.kinds[PINGUARD_MEM_HUGETLB].kernel),
+		      pinguard_reason_name(m.kinds[PINGUARD_MEM_HUGETLB].reason),
+		      pinguard_mode_name(m.effective));
+	assert_int_equal(m.kinds[PINGUARD_MEM_HUGETLB].reason,
+			 PINGUARD_REASON_VERSION);
+	assert_int_equal(m.kinds[PINGUARD_MEM_HUGETLB].kernel, huge_patched ?
+			 PINGUARD_KERNEL_PATCHED : PINGUARD_KERNEL_UNPATCHED);
+	assert_int_equal(m.effective, huge_patched ? PINGUARD_MODE_OFF :
+			 PINGUARD_MODE_COPY);
+	if (huge_patched)
+		return;
+	/* 5.10: the hugetlb page is copied for the child, the 4 KiB pages
+	 * are left to the kernel's own early COW */
+	copied = stats().bytes_copied;
+	fork_keeps_parent_pages();
+	assert_int_equal(stats().bytes_copied - copied, huge_len);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct {
@@ -190,6 +251,7 @@ int main(int argc, char **argv)
 		{ "pagemap", cmocka_unit_test(no_pagemap) },
 		{ "populate", cmocka_unit_test(no_populate) },
 		{ "hugepage", cmocka_unit_test(no_hugepage) },
+		{ "partial", cmocka_unit_test(partial) },
 	};
 	size_t i;
 
@@ -198,7 +260,8 @@ int main(int argc, char **argv)
 			return _cmocka_run_group_tests(tests[i].name,
 						       &tests[i].test, 1,
 						       NULL, NULL);
-	fprintf(stderr, "usage: %s io_uring|pagemap|populate|hugepage\n",
+	fprintf(stderr, "usage: %s io_uring|pagemap|populate|hugepage|"
+		"partial\n",
 		argv[0]);
 	return 2;
 }
