@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>	/* liburing 2 includes it, 0.x does not */
 #include <sys/wait.h>
 #include <unistd.h>
 

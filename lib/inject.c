@@ -6,11 +6,15 @@
  *   PINGUARD_TEST_FAULT=<kind>:<nth>:<errno>
  *
  * kind is madvise, mmap, mremap, munmap, mprotect or proc (opening a /proc
- * file); nth counts the calls of that kind from 1, from the moment the
+ * file), or one of the kernel features an old kernel lacks: populate
+ * (madvise MADV_POPULATE_WRITE, also counted as madvise), hugepage
+ * (madvise MADV_HUGEPAGE, also counted as madvise), io_uring
+ * (io_uring_setup), pagemap (opening /proc/self/pagemap, also counted as
+ * proc); nth counts the calls of that kind from 1, from the moment the
  * variable is first read (the first pg_inject() call of the process);
  * errno is a number or a name (ENOMEM, EAGAIN, EINVAL, ...). The nth call
  * fails with -errno instead of being made. nth 0 never fails: the calls
- * are only counted.
+ * are only counted. nth * fails every call: the kernel does not have it.
  *
  * Read once, lazily, with getenv: no malloc, no stdio, no lock (a CAS and
  * a spin for the few instructions of parsing), so it is safe in the fork
@@ -40,7 +44,11 @@ static const char *const kind_names[PG_FAULT_KINDS] = {
 	[PG_FAULT_MADVISE] = "madvise", [PG_FAULT_MMAP] = "mmap",
 	[PG_FAULT_MREMAP] = "mremap", [PG_FAULT_MUNMAP] = "munmap",
 	[PG_FAULT_MPROTECT] = "mprotect", [PG_FAULT_PROC] = "proc",
+	[PG_FAULT_POPULATE] = "populate", [PG_FAULT_HUGEPAGE] = "hugepage",
+	[PG_FAULT_IO_URING] = "io_uring", [PG_FAULT_PAGEMAP] = "pagemap",
 };
+
+#define EVERY_CALL (~0ul)
 
 static const struct {
 	const char *name;
@@ -50,7 +58,7 @@ static const struct {
 	{ "EPERM", EPERM }, { "EACCES", EACCES }, { "EFAULT", EFAULT },
 	{ "EIO", EIO }, { "EBUSY", EBUSY }, { "EINTR", EINTR },
 	{ "ENOENT", ENOENT }, { "EMFILE", EMFILE }, { "ENFILE", ENFILE },
-	{ "ENOSPC", ENOSPC },
+	{ "ENOSPC", ENOSPC }, { "ENOSYS", ENOSYS },
 };
 
 enum { UNREAD, READING, READY };
@@ -93,7 +101,7 @@ static bool parse(const char *v)
 		if (strlen(kind_names[k]) == (size_t)(c1 - v) &&
 		    !strncmp(v, kind_names[k], (size_t)(c1 - v)))
 			break;
-	nth = number(c1 + 1, c2);
+	nth = c2 - c1 == 2 && c1[1] == '*' ? 0 : number(c1 + 1, c2);
 	for (i = 0; i < sizeof(errnos) / sizeof(errnos[0]); i++)
 		if (!strcmp(c2 + 1, errnos[i].name))
 			err = errnos[i].value;
@@ -102,7 +110,8 @@ static bool parse(const char *v)
 	if (k == PG_FAULT_KINDS || nth < 0 || err <= 0 || err >= 4096)
 		return false;
 	fault_kind = k;
-	fault_nth = (unsigned long)nth;
+	fault_nth = c2 - c1 == 2 && c1[1] == '*' ? EVERY_CALL :
+		    (unsigned long)nth;
 	fault_errno = (int)err;
 	return true;
 }
@@ -116,8 +125,9 @@ static void load(void)
 		v = getenv(VAR);
 		if (v && *v && !parse(v))
 			pg_warn_config(VAR ": invalid value (expected "
-				       "<madvise|mmap|mremap|munmap|mprotect|proc>"
-				       ":<nth>:<errno>); no fault injected");
+				       "<madvise|mmap|mremap|munmap|mprotect|proc|"
+				       "populate|hugepage|io_uring|pagemap>"
+				       ":<nth|*>:<errno>); no fault injected");
 		atomic_store(&state, READY);
 		return;
 	}
@@ -134,7 +144,7 @@ int pg_inject(enum pg_fault_kind kind)
 	if ((unsigned)kind >= PG_FAULT_KINDS)
 		return 0;
 	n = atomic_fetch_add(&calls[kind], 1) + 1;
-	if ((int)kind != fault_kind || n != fault_nth)
+	if ((int)kind != fault_kind || (n != fault_nth && fault_nth != EVERY_CALL))
 		return 0;
 	atomic_fetch_add(&fired, 1);
 	pg_log(PG_LOG_DEBUG, "injected fault: %s call %lu fails with errno %d",

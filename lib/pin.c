@@ -8,6 +8,7 @@
 #include <sched.h>
 #include <sys/mman.h>
 
+#include "compat.h"
 #include "internal.h"
 #include "plan.h"
 #include "staging.h"
@@ -41,12 +42,40 @@ static void mark_active(void)
 		sched_yield();
 }
 
+/* An atomic add of zero: a write fault that changes nothing, even if
+ * another thread writes the page. The zero is hidden from the compiler:
+ * clang turns an add of a known zero into a load, a read fault that maps
+ * the shared zero page. */
+static void write_fault(volatile char *p)
+{
+	char zero = 0;
+
+	__asm__ volatile("" : "+r"(zero));
+	__atomic_fetch_add(p, zero, __ATOMIC_RELAXED);
+}
+
+/* MADV_POPULATE_WRITE is 5.14. Kernels that do not know an advice
+ * reject it before looking at the range, so a zero-length call tells,
+ * once: 1 known, 0 not (then pages are write-faulted one by one). */
+static bool populate_known(uintptr_t s)
+{
+	static int known = -1;	/* racing first callers find the same */
+	int k = __atomic_load_n(&known, __ATOMIC_RELAXED);
+
+	if (k < 0) {
+		k = pg_sys_madvise((void *)s, 0, MADV_POPULATE_WRITE) != -EINVAL;
+		__atomic_store_n(&known, k, __ATOMIC_RELAXED);
+	}
+	return k;
+}
+
 /* Make pages present, private and writable before the device pins them,
  * so a read-only pin cannot land on the zero page or a page still shared
  * copy-on-write with an earlier child. Contents are unchanged. */
 static void pretouch(uintptr_t s, uintptr_t e, unsigned int flags)
 {
 	enum pinguard_pretouch p = pg.cfg.pretouch;
+	bool populate;
 	uintptr_t a;
 
 	if (p == PINGUARD_PRETOUCH_NEVER || pg.effective == PINGUARD_MODE_OFF)
@@ -54,11 +83,15 @@ static void pretouch(uintptr_t s, uintptr_t e, unsigned int flags)
 	if (p == PINGUARD_PRETOUCH_AUTO &&
 	    (!(flags & PINGUARD_PIN_READONLY) || pg_kernel_at_least(5, 19)))
 		return;
-	if (pg_sys_madvise((void *)s, e - s, MADV_POPULATE_WRITE) == 0)
+	populate = populate_known(s);
+	if (populate &&
+	    pg_sys_madvise((void *)s, e - s, MADV_POPULATE_WRITE) == 0)
 		goto done;
-	/* Older kernels: write-fault each page with an atomic add of 0. */
+	/* Older kernels, or a page the advice refused: write-fault each page
+	 * with an atomic add of 0. */
 	for (a = s; a < e; a += PG_PAGE_SIZE) {
-		if (pg_sys_madvise((void *)a, PG_PAGE_SIZE,
+		if (!populate ||
+		    pg_sys_madvise((void *)a, PG_PAGE_SIZE,
 				   MADV_POPULATE_WRITE) == -EINVAL) {
 			const struct pg_vma *v;
 			size_t n;
@@ -74,8 +107,7 @@ static void pretouch(uintptr_t s, uintptr_t e, unsigned int flags)
 				return;
 			}
 			pg_unlock();
-			__atomic_fetch_add((volatile char *)a, 0,
-					   __ATOMIC_RELAXED);
+			write_fault((volatile char *)a);
 		}
 	}
 done:

@@ -6,9 +6,7 @@
  * honoured by the caller before any of these run.
  */
 #include <fcntl.h>
-#include <linux/io_uring.h>
 #include <linux/netlink.h>
-#include <rdma/rdma_netlink.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -19,6 +17,7 @@
 #include <sys/utsname.h>
 #include <sys/wait.h>
 
+#include "compat.h"
 #include "internal.h"
 #include "sys.h"
 

@@ -8,11 +8,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stddef.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <unistd.h>
 
+#include "compat.h"	/* MADV_POPULATE_WRITE, SYS_io_uring_setup */
 #include "inject.h"
 
 static inline long pg_syscall_ret(long ret, int saved)
@@ -24,12 +26,19 @@ static inline long pg_syscall_ret(long ret, int saved)
 	return ret;
 }
 
+/* Fault-injection builds fail some calls by number (pg_inject_nr). */
+#define PG_SYSCALL_NR(nr, ...) (nr)
 #define PG_SYSCALL(...) ({ int saved_ = errno; \
-	pg_syscall_ret(syscall(__VA_ARGS__), saved_); })
+	long f_ = pg_inject_nr(PG_SYSCALL_NR(__VA_ARGS__, 0)); \
+	f_ ? f_ : pg_syscall_ret(syscall(__VA_ARGS__), saved_); })
 
 static inline int pg_sys_open(const char *path, int flags)
 {
 	PG_INJECT_RET(PG_FAULT_PROC);
+#ifdef PG_FAULT_INJECTION
+	if (!strcmp(path, "/proc/self/pagemap"))
+		PG_INJECT_RET(PG_FAULT_PAGEMAP);
+#endif
 	/* a file we create (the log) is the user's alone: 0600 */
 	return (int)PG_SYSCALL(SYS_openat, AT_FDCWD, path, flags, 0600);
 }
@@ -88,6 +97,10 @@ static inline int pg_sys_munmap(void *addr, size_t len)
 static inline int pg_sys_madvise(void *addr, size_t len, int advice)
 {
 	PG_INJECT_RET(PG_FAULT_MADVISE);
+	if (advice == MADV_POPULATE_WRITE)
+		PG_INJECT_RET(PG_FAULT_POPULATE);
+	if (advice == MADV_HUGEPAGE)
+		PG_INJECT_RET(PG_FAULT_HUGEPAGE);
 	return (int)PG_SYSCALL(SYS_madvise, addr, len, advice);
 }
 

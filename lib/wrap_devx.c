@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* mlx5dv DEVX umem interposers: a umem pins its memory like an MR.
  * dma-buf umems are device memory and are passed through. */
-#include <infiniband/mlx5dv.h>
-
+#include "compat.h"
 #include "internal.h"
 #include "next.h"
 

@@ -13,9 +13,9 @@
  * on, so a MADV_DONTFORK made inside its ibv_dontfork_range (wrap_mm.c)
  * is taken as proof too.
  */
-#include <infiniband/verbs.h>
 #include <stdlib.h>
 
+#include "compat.h"
 #include "internal.h"
 #include "next.h"
 

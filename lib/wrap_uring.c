@@ -5,14 +5,21 @@
  * remembered by ring so that unregistering, updating a slot or
  * io_uring_queue_exit() releases exactly what that ring pinned.
  */
-#include <liburing.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "compat.h"
 #include "internal.h"
 #include "next.h"
 
-#define URING "liburing.so.2"
+/* liburing 2.x; 0.x (Debian 11, Ubuntu 20.04) is liburing.so.1, whose
+ * symbols are versioned LIBURING_0.x: found by name alone, and by the
+ * older soname where a plug-in loaded it with RTLD_LOCAL. */
+#define URING_NEXT(var, name, version) do {				\
+	PG_NEXT(var, "liburing.so.2", name, version);			\
+	if (!var)							\
+		PG_NEXT(var, "liburing.so.1", name, NULL);		\
+} while (0)
 
 #define slot pg_uring_slot
 
@@ -76,7 +83,7 @@ int io_uring_register_buffers(struct io_uring *ring, const struct iovec *iovecs,
 	static int (*next)(struct io_uring *, const struct iovec *, unsigned);
 	struct slot *s;
 
-	PG_NEXT(next, URING, "io_uring_register_buffers", "LIBURING_2.0");
+	URING_NEXT(next, "io_uring_register_buffers", "LIBURING_2.0");
 	if (!next)
 		return -ENOSYS;
 	s = pin_slots(iovecs, nr_iovecs);
@@ -92,7 +99,7 @@ int io_uring_register_buffers_tags(struct io_uring *ring,
 			   const __u64 *, unsigned);
 	struct slot *s;
 
-	PG_NEXT(next, URING, "io_uring_register_buffers_tags", "LIBURING_2.1");
+	URING_NEXT(next, "io_uring_register_buffers_tags", "LIBURING_2.1");
 	if (!next)
 		return -ENOSYS;
 	s = pin_slots(iovecs, nr);
@@ -103,7 +110,7 @@ int io_uring_register_buffers_sparse(struct io_uring *ring, unsigned nr)
 {
 	static int (*next)(struct io_uring *, unsigned);
 
-	PG_NEXT(next, URING, "io_uring_register_buffers_sparse", "LIBURING_2.2");
+	URING_NEXT(next, "io_uring_register_buffers_sparse", "LIBURING_2.2");
 	if (!next)
 		return -ENOSYS;
 	return ring_registered(ring, pin_slots(NULL, nr), nr, next(ring, nr));
@@ -121,7 +128,7 @@ int io_uring_register_buffers_update_tag(struct io_uring *ring, unsigned off,
 	int ret, saved;
 	unsigned i;
 
-	PG_NEXT(next, URING, "io_uring_register_buffers_update_tag",
+	URING_NEXT(next, "io_uring_register_buffers_update_tag",
 		"LIBURING_2.1");
 	if (!next)
 		return -ENOSYS;
@@ -153,7 +160,7 @@ int io_uring_unregister_buffers(struct io_uring *ring)
 	static int (*next)(struct io_uring *);
 	int ret, saved;
 
-	PG_NEXT(next, URING, "io_uring_unregister_buffers", "LIBURING_2.0");
+	URING_NEXT(next, "io_uring_unregister_buffers", "LIBURING_2.0");
 	if (!next)
 		return -ENOSYS;
 	ret = next(ring);
@@ -169,7 +176,7 @@ void io_uring_queue_exit(struct io_uring *ring)
 	static void (*next)(struct io_uring *);
 	int saved;
 
-	PG_NEXT(next, URING, "io_uring_queue_exit", "LIBURING_2.0");
+	URING_NEXT(next, "io_uring_queue_exit", "LIBURING_2.0");
 	if (next)
 		next(ring);
 	saved = errno;

@@ -9,8 +9,7 @@
  * so those are guarded too. rdma-core's own MADV_DONTFORK (ibv_fork_init,
  * RDMAV_FORK_SAFE) reaches the madvise() interposer and is respected.
  */
-#include <infiniband/verbs.h>
-
+#include "compat.h"
 #include "internal.h"
 #include "next.h"
 

@@ -6,7 +6,6 @@
  */
 #include <dirent.h>
 #include <errno.h>
-#include <linux/io_uring.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -16,6 +15,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "compat.h"	/* io_uring_params, SYS_io_uring_setup: uapi 5.1 */
 #include "pinguard.h"
 #include "tool.h"
 

@@ -2,7 +2,7 @@
 /* A middleware transport module (think UCX's uct_ib): linked against
  * libibverbs, loaded with dlopen(RTLD_LOCAL), so libibverbs ends up in a
  * local scope only. It calls verbs the ordinary way, through its PLT. */
-#include <infiniband/verbs.h>
+#include "fake_api.h"
 
 #undef ibv_reg_mr
 

@@ -15,7 +15,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include <infiniband/verbs.h>
+#include "fake_api.h"
 
 #include "fake_log.h"
 #include "pinguard.h"

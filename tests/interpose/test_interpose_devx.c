@@ -3,7 +3,7 @@
  * calls ibv_dontfork_range/ibv_dofork_range of the stand-in libibverbs
  * like the real provider does. */
 #include <errno.h>
-#include <infiniband/mlx5dv.h>
+#include "fake_api.h"
 
 #include "pg_api.h"
 

@@ -10,9 +10,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <stdlib.h>
-#include <infiniband/verbs.h>
-#include <infiniband/mlx5dv.h>
-#include <liburing.h>
+#include "fake_api.h"
 
 #include "pg_api.h"
 

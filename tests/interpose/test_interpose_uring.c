@@ -4,7 +4,7 @@
  * io_uring_queue_exit. No kernel ring is created. */
 #include <errno.h>
 #include <string.h>
-#include <liburing.h>
+#include "fake_api.h"
 
 #include "pg_api.h"
 

@@ -16,6 +16,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdbool.h>	/* liburing.h brought it in; not always there */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

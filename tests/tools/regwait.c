@@ -3,8 +3,7 @@
  * program (pinguard only preloaded) that registers one verbs MR and two
  * io_uring fixed buffers with the stand-in libraries of tests/interpose,
  * writes "SOURCE START LENGTH" lines to argv[1], and waits (at most 60 s). */
-#include <infiniband/verbs.h>
-#include <liburing.h>
+#include "fake_api.h"
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>

@@ -4,7 +4,7 @@
  * before the kernel pins it; dma-buf umems are not. */
 #include <errno.h>
 #include <stdlib.h>
-#include <infiniband/mlx5dv.h>
+#include "fake_api.h"
 
 #include "fake_log.h"
 #include "fake_verbs.h"

@@ -3,7 +3,7 @@
  * are returned as -errno, as liburing does; errno is never touched. The
  * pin counts of the first iovecs are logged at the "syscall". */
 #include <errno.h>
-#include <liburing.h>
+#include "fake_api.h"
 
 #include "fake_log.h"
 

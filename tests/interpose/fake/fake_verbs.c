@@ -11,7 +11,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <sys/mman.h>
-#include <infiniband/verbs.h>
+#include "fake_api.h"
 
 #include "fake_log.h"
 #include "fake_verbs.h"
