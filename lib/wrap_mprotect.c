@@ -9,7 +9,10 @@
  * write permission (mprotect(PROT_READ), PROT_NONE) and gets it back is
  * replaced at the next write: the device keeps the old page, fork or not.
  * 5.19 fixed it (PG_anon_exclusive); hugetlb never had it (it reuses by
- * map count). No fork policy helps, and there is no sound way to keep
+ * map count), nor a THP still mapped huge (the lab on Debian 11's 5.10:
+ * a THP protected whole is reused, one protected in part is split and
+ * replaced). How a THP is mapped cannot be seen from here: it is counted
+ * like base pages. No fork policy helps, and there is no sound way to keep
  * the pin from userspace: refusing or skipping the mprotect would change
  * what the application asked for, and pre-faulting the page writable
  * again is the very fault that copies. pinguard counts and warns.
@@ -51,10 +54,10 @@ static void flush_run(struct wp_scan *w)
 {
 	if (w->s < w->e && !warned_before(w->s, w->e))
 		pg_log(PG_LOG_WARN, "mprotect: write permission taken from "
-		       "pinned pages %p+%lu: this kernel (5.9-5.18) will "
-		       "replace them at the next write fault and the device "
-		       "keeps the old ones", (void *)w->s,
-		       (unsigned long)(w->e - w->s));
+		       "pinned pages %p+%lu: this kernel (5.9-5.18) replaces "
+		       "such pages at the next write fault (a THP only when "
+		       "mapped by 4 KiB entries) and the device keeps the old "
+		       "ones", (void *)w->s, (unsigned long)(w->e - w->s));
 	w->s = w->e = 0;
 }
 

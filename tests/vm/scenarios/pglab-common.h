@@ -13,6 +13,7 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -333,5 +334,20 @@ static inline struct ibv_context *pglab_open(const char *devname, struct ibv_pd 
 	return ctx;
 }
 #endif /* PGLAB_VERBS */
+
+/* pinguard_get_stats()'s pinned_wrprotects (the 14th counter, pinguard
+ * 0.4), looked up at run time: -1 when libpinguard is not loaded or too
+ * old to count it. */
+static inline long pglab_wrprotects(void)
+{
+	uint64_t st[14];
+	int (*get)(void *, size_t) =
+		(int (*)(void *, size_t))dlsym(RTLD_DEFAULT, "pinguard_get_stats");
+
+	st[13] = UINT64_MAX;
+	if (!get || get(st, sizeof(st)) || st[13] == UINT64_MAX)
+		return -1;
+	return (long)st[13];
+}
 
 #endif

@@ -6,12 +6,19 @@
  * the parent's pages after the parent writes post-fork?
  *
  *   pglab-uring --op write|read --mem 4k|thp|hugetlb --child alive|exited
- *               [--dontfork] [--pinguard-api]
+ *               [--dontfork] [--wrprotect first|all] [--pinguard-api]
  *
  * write: parent writes 'B' after fork, WRITE_FIXED to a file, reads the file:
  *        'B' = coherent, 'A' (fork-time data) = stale.
  * read:  parent writes 'B' after fork, READ_FIXED of a 'C' file into the
  *        buffer: parent sees 'C' = coherent, 'B' = stale.
+ * --wrprotect: no fork; instead the parent takes write permission from the
+ *        buffer (all) or its first page (first: 4 KiB, which maps a THP
+ *        by 4 KiB entries) and gives it back (mprotect PROT_READ, then
+ *        read/write) before its write. On 5.9-5.18 that write replaces a
+ *        pinned page mapped by 4 KiB entries (no fork policy helps);
+ *        pinguard counts it (detail wrprotects=N, from pinguard_get_stats
+ *        when loaded).
  */
 #include "pglab-common.h"
 
@@ -24,9 +31,11 @@ int main(int argc, char **argv)
 {
 	const char *op = "write", *mem = "4k", *child = "alive";
 	int dontfork = 0, use_api = 0;
+	const char *wrprotect = NULL;
 	static const struct option opts[] = {
 		{ "op", 1, 0, 'o' }, { "mem", 1, 0, 'm' }, { "child", 1, 0, 'c' },
-		{ "dontfork", 0, 0, 'd' }, { "pinguard-api", 0, 0, 'p' }, { 0 }
+		{ "dontfork", 0, 0, 'd' }, { "pinguard-api", 0, 0, 'p' },
+		{ "wrprotect", 1, 0, 'w' }, { 0 }
 	};
 	int c;
 
@@ -37,10 +46,12 @@ int main(int argc, char **argv)
 		case 'c': child = optarg; break;
 		case 'd': dontfork = 1; break;
 		case 'p': use_api = 1; break;
+		case 'w': wrprotect = optarg; break;
 		default: FAIL("usage");
 		}
 	}
-	int is_read = !strcmp(op, "read"), alive = !strcmp(child, "alive");
+	int is_read = !strcmp(op, "read");
+	int alive = !wrprotect && !strcmp(child, "alive");
 	size_t len;
 	char *buf = alloc_mem(mem, &len);
 
@@ -86,10 +97,20 @@ int main(int argc, char **argv)
 	if (pipe(go) || pipe(rep))
 		FAIL("pipe=%d", errno);
 	fflush(stdout);
-	pid_t pid = fork();
+	pid_t pid = wrprotect ? 1 : fork();
 	if (pid < 0)
 		FAIL("fork=%d", errno);
-	if (pid == 0) {
+	if (wrprotect) {
+		size_t wp_len = strcmp(wrprotect, "first") ? len :
+				!strcmp(mem, "hugetlb") ? (2ul << 20) : 4096;
+
+		if (mprotect(buf, wp_len, PROT_READ) ||
+		    mprotect(buf, wp_len, PROT_READ | PROT_WRITE))
+			FAIL("mprotect=%d", errno);
+		long n = pglab_wrprotects();
+		if (n >= 0)
+			detail("wrprotects=%ld", n);
+	} else if (pid == 0) {
 		char v = 'N';
 
 		if (alive) {
@@ -101,7 +122,7 @@ int main(int argc, char **argv)
 		}
 		_exit(0);
 	}
-	if (!alive && waitpid(pid, NULL, 0) != pid)
+	if (!alive && !wrprotect && waitpid(pid, NULL, 0) != pid)
 		FAIL("waitpid=%d", errno);
 
 	memset(buf, 'B', len); /* the parent's post-fork write */
@@ -139,7 +160,8 @@ int main(int argc, char **argv)
 			FAIL("child_pipe=%d", errno);
 		waitpid(pid, NULL, 0);
 	}
-	detail("child=%s", child_word(v));
+	if (!wrprotect)
+		detail("child=%s", child_word(v));
 	if ((r = io_uring_unregister_buffers(&ring)))
 		FAIL("unregister=%d", r);
 	io_uring_queue_exit(&ring);
