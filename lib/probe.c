@@ -257,9 +257,11 @@ bool pg_kernel_wp_breaks_pins(void)
 	return pg_kernel_at_least(5, 9) && !pg_kernel_at_least(5, 19);
 }
 
-/* The netlink attribute (5.13, after every kind's early COW) is the RDMA
- * core's statement that pinned memory survives fork: trusted for every
- * kind, as rdma-core trusts it for every memory region. */
+/* The netlink attribute is the RDMA core's statement that pinned memory
+ * survives fork, made when early COW reached base pages and THP. It came
+ * close to hugetlb's early COW (5.12) and says nothing about it: a hugetlb
+ * verdict without a probe goes by the version, which errs, if ever, on the
+ * side of copying (a backport it does not know of). */
 enum pinguard_kernel pg_probe_kernel(enum pinguard_memkind kind,
 				     enum pinguard_reason *why)
 {
@@ -270,7 +272,8 @@ enum pinguard_kernel pg_probe_kernel(enum pinguard_memkind kind,
 	if (k != PINGUARD_KERNEL_UNKNOWN)
 		return k;
 	*why = PINGUARD_REASON_NETLINK;
-	k = probe_netlink();
+	k = kind == PINGUARD_MEM_HUGETLB ? PINGUARD_KERNEL_UNKNOWN :
+					   probe_netlink();
 	if (k != PINGUARD_KERNEL_UNKNOWN)
 		return k;
 	*why = PINGUARD_REASON_VERSION;

@@ -177,7 +177,8 @@ static const char *how(enum pinguard_reason r)
 		       "parent's pagemap \"exclusively mapped\" bit";
 	case PINGUARD_REASON_NETLINK:
 		return "the RDMA core's RDMA_NLDEV_SYS_ATTR_COPY_ON_FORK "
-		       "attribute (the io_uring probe could not run)";
+		       "attribute (the io_uring probe could not run; not used "
+		       "for hugetlb)";
 	case PINGUARD_REASON_VERSION:
 		return "kernel version only (5.9 or later; hugetlb 5.12), as "
 		       "nothing better could run: a distribution kernel may "
