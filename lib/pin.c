@@ -78,7 +78,10 @@ static void pretouch(uintptr_t s, uintptr_t e, unsigned int flags)
 	bool populate;
 	uintptr_t a;
 
-	if (p == PINGUARD_PRETOUCH_NEVER || pg.effective == PINGUARD_MODE_OFF)
+	/* Not pg.effective: auto decides off where fork needs no guard
+	 * (5.9+), yet a read-only pin still lands on a shared page before
+	 * 5.19. */
+	if (p == PINGUARD_PRETOUCH_NEVER || pg.cfg.mode == PINGUARD_MODE_OFF)
 		return;
 	if (p == PINGUARD_PRETOUCH_AUTO &&
 	    (!(flags & PINGUARD_PIN_READONLY) || pg_kernel_at_least(5, 19)))

@@ -13,6 +13,9 @@
  *             write-faults page by page, after one detecting call
  *   hugepage  MADV_HUGEPAGE is EINVAL (no THP): copy-mode staging in
  *             4 KiB pages
+ *   pretouch  auto mode decided off (PINGUARD_KERNEL=patched) on a kernel
+ *             the library believes is 5.15: read-only pins are still
+ *             pre-touched (the read-only pin hole lasts until 5.19)
  *   partial   io_uring fails, no RDMA netlink, and the library believes
  *             PINGUARD_TEST_KERNEL_RELEASE: auto judges each kind of
  *             memory by the release that brought it early COW (4 KiB
@@ -241,6 +244,24 @@ static void partial(void **state)
 	assert_int_equal(stats().bytes_copied - copied, huge_len);
 }
 
+static void pretouch_when_auto_is_off(void **state)
+{
+	struct pinguard_mode_info m;
+	size_t len = LEN;
+	unsigned char *p = map_anon(len, PROT_READ | PROT_WRITE); /* untouched */
+
+	(void)state;
+	set_mode(PINGUARD_MODE_AUTO);
+	assert_int_equal(exclusive_pages(p, len), 0);
+	assert_int_equal(pinguard_pin(p, len, PINGUARD_PIN_READONLY), 0);
+	assert_int_equal(pinguard_get_mode(&m, sizeof(m)), 0);
+	assert_int_equal(m.effective, PINGUARD_MODE_OFF);
+	/* present and private before the device would pin them */
+	assert_int_equal(exclusive_pages(p, len), len / PAGE);
+	assert_int_equal(stats().pretouched_bytes, len);
+	assert_int_equal(pinguard_unpin(p, len), 0);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct {
@@ -252,6 +273,7 @@ int main(int argc, char **argv)
 		{ "populate", cmocka_unit_test(no_populate) },
 		{ "hugepage", cmocka_unit_test(no_hugepage) },
 		{ "partial", cmocka_unit_test(partial) },
+		{ "pretouch", cmocka_unit_test(pretouch_when_auto_is_off) },
 	};
 	size_t i;
 
@@ -261,7 +283,7 @@ int main(int argc, char **argv)
 						       &tests[i].test, 1,
 						       NULL, NULL);
 	fprintf(stderr, "usage: %s io_uring|pagemap|populate|hugepage|"
-		"partial\n",
+		"partial|pretouch\n",
 		argv[0]);
 	return 2;
 }
