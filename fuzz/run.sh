@@ -13,10 +13,20 @@ command -v clang >/dev/null 2>&1 ||
 	{ echo "SKIP: clang not installed (apt-get install clang)"; exit 77; }
 out=build-fuzz
 mkdir -p "$out/corpus"
+# The library's headers include pg_config.h (which system headers have
+# what: lib/compat.h), written by meson at configure time: take it from a
+# configured build directory (PG_BUILDDIR, default build), or configure
+# one of our own (no compilation).
+cfg=${PG_BUILDDIR:-build}/lib
+if [ ! -r "$cfg/pg_config.h" ]; then
+	cfg=$out/meson/lib
+	[ -r "$cfg/pg_config.h" ] || meson setup "$out/meson" >/dev/null ||
+		{ echo "fuzz: cannot configure $out/meson with meson" >&2; exit 1; }
+fi
 clang -g -O1 -fno-omit-frame-pointer -D_GNU_SOURCE -DFUZZ_LIBFUZZER \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-	-Ilib -Iinclude fuzz/fuzz_registry.c lib/registry.c lib/regbtree.c \
-	-o "$out/fuzz_registry"
+	-Ilib -I"$cfg" -Iinclude fuzz/fuzz_registry.c lib/registry.c \
+	lib/regbtree.c -o "$out/fuzz_registry"
 exec "$out/fuzz_registry" -max_total_time="$secs" -max_len=3001 \
 	-artifact_prefix="$out/" -print_final_stats=1 "$@" \
 	"$out/corpus" fuzz/corpus
