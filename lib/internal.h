@@ -81,6 +81,7 @@ void pg_config_from_env(void) PG_HIDDEN;
 bool pg_guarded_scope(bool shortterm) PG_HIDDEN;
 
 /* verdict.c: auto mode, judged per kind of memory (bits 1 << PINGUARD_MEM_*) */
+#define PG_ALL_KINDS ((1u << PINGUARD_MEM_KINDS) - 1)
 /* Kinds of the pages in [s, e), right after a successful
  * pg_vmacache_check() of that range (lock held). */
 unsigned pg_kinds_of(uintptr_t s, uintptr_t e) PG_HIDDEN;

@@ -176,8 +176,6 @@ static int release_dontfork(uintptr_t s, uintptr_t e, const struct pg_seg *seg,
 	return 0;
 }
 
-#define ALL_KINDS ((1u << PINGUARD_MEM_KINDS) - 1)
-
 /* Auto mode, lock held, [s, e) just checked: judge the kinds of memory
  * of this pin not judged yet (false: the lock was dropped for the probes,
  * which take milliseconds and fork; check again), then apply. */
@@ -185,7 +183,8 @@ static bool auto_mode(uintptr_t s, uintptr_t e)
 {
 	unsigned kinds;
 
-	if (pg.effective == PINGUARD_MODE_COPY && !pg_kinds_unjudged(ALL_KINDS))
+	if (pg.effective == PINGUARD_MODE_COPY &&
+	    !pg_kinds_unjudged(PG_ALL_KINDS))
 		return true;
 	kinds = pg_kinds_of(s, e);
 	if (pg_kinds_unjudged(kinds)) {

@@ -123,13 +123,14 @@ static void plan_extent(uintptr_t s, uintptr_t e, bool have_vmas)
 	for (i = 0; i < n; i++) {
 		if (v[i].flags & PG_VMA_SHARED)
 			continue;
+		a = s > v[i].start ? s : v[i].start;
+		b = e < v[i].end ? e : v[i].end;
 		/* auto mode: the kernel copies pinned pages of this kind */
-		if (!pg_kind_needs_guard(&v[i], s > v[i].start ? s : v[i].start,
-					 e < v[i].end ? e : v[i].end))
+		if (!pg_kind_needs_guard(&v[i], a, b))
 			continue;
 		hp = 1ul << v[i].pageshift;
-		a = pg_align_down(s > v[i].start ? s : v[i].start, hp);
-		b = pg_align_down((e < v[i].end ? e : v[i].end) + hp - 1, hp);
+		a = pg_align_down(a, hp);
+		b = pg_align_down(b + hp - 1, hp);
 		if (a < v[i].start)
 			a = v[i].start;
 		if (b > v[i].end)

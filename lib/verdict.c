@@ -18,8 +18,6 @@
 #include "sys.h"
 #include "vmacache.h"
 
-#define ALL_KINDS ((1u << PINGUARD_MEM_KINDS) - 1)
-
 static pthread_mutex_t judge_lock = PTHREAD_MUTEX_INITIALIZER;
 static atomic_uint judged;	/* bit per kind with a verdict */
 
@@ -202,9 +200,9 @@ void pg_auto_reapply(void)
 
 void pg_auto_judge_all(void)
 {
-	pg_judge_kinds(ALL_KINDS);
+	pg_judge_kinds(PG_ALL_KINDS);
 	pg_lock();
-	pg_auto_apply(ALL_KINDS);
+	pg_auto_apply(PG_ALL_KINDS);
 	pg_unlock();
 }
 

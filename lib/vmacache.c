@@ -129,7 +129,6 @@ static bool fresh(void)
 	return valid && gen_seen == atomic_load(&pg_mm_gen);
 }
 
-/* 1: all of [s, e) mapped; 0: a hole. Widens at the ends. */
 /* The VMAs the last successful lookup covered: the pin path asks what
  * kinds of memory they are without a second search. */
 static const struct pg_vma *last_v;
@@ -141,6 +140,7 @@ const struct pg_vma *pg_vmacache_last(size_t *n)
 	return last_v;
 }
 
+/* 1: all of [s, e) mapped; 0: a hole. Widens at the ends. */
 static int lookup(uintptr_t *s, uintptr_t *e)
 {
 	const struct table *t = &tabs[cur];
