@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
+#include "../common.h"
 #include "registry.h"
 
 #define PAGES 256

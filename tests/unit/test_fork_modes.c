@@ -11,7 +11,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "common.h"
+#include "../common.h"
 
 #define LEN (64 * PAGE)
 

@@ -18,7 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "common.h"
+#include "../common.h"
 
 #define LEN (16 * PAGE)
 

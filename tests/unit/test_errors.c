@@ -11,7 +11,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "common.h"
+#include "../common.h"
 
 static void registry_unchanged(const struct pinguard_stats *before)
 {

@@ -14,7 +14,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "common.h"
+#include "../common.h"
 
 #define LEN ((6ul << 20) + 5 * PAGE)	/* over 3 huge pages, odd end */
 #define OFF (3 * PAGE)			/* pinned from an unaligned page */

@@ -8,7 +8,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "common.h"
+#include "../common.h"
 
 #define HUGE (2ul << 20)
 
