@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Debian packages, built and installed for real: dpkg-buildpackage from a
+# clean copy of the tracked tree, lintian (no error, no warning), the
+# contents of each package, then apt-get install of the .debs on this
+# machine with the build tree gone, and there: pinguard probe, pinguard
+# run --mode copy guarding a program that pins and forks, and a program
+# built with pkg-config against the installed -dev package.
+#
+# Usage: debian.sh [--keep | --purge]
+#   --keep   leave the packages installed (modules.sh, mpi.sh and slurm.sh
+#            use them); by default they are purged at the end
+#   --purge  only purge the packages
+# Needs root (apt-get install), dpkg-dev, debhelper, lintian, git, and the
+# Build-Depends of debian/control.
+set -euo pipefail
+. "$(dirname "$0")/common.sh"
+
+pkgs="libpinguard0 libpinguard-dev pinguard pinguard-slurm"
+purge() {
+	# shellcheck disable=SC2086
+	apt-get purge -y -qq $pkgs >/dev/null 2>&1 || true
+}
+keep=0
+case ${1:-} in
+--keep) keep=1 ;;
+--purge) purge; echo "purged: $pkgs"; exit 0 ;;
+"") ;;
+*) echo "usage: $0 [--keep | --purge]" >&2; exit 2 ;;
+esac
+
+need dpkg-buildpackage dh lintian git apt-get dpkg-parsechangelog cc
+[ "$(id -u)" -eq 0 ] || skip "installing the packages needs root"
+version=$(meson_version)
+[ -n "$version" ] || fail "no version in meson.build's project()"
+deb_version=$(dpkg-parsechangelog -l "$srcdir/debian/changelog" -SVersion)
+[ "$deb_version" = "$version" ] ||
+	fail "debian/changelog says $deb_version, meson.build says $version"
+say "version $version (meson.build = debian/changelog)"
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/pg-deb.XXXXXX")
+cleanup() {
+	rm -rf "$tmp"
+	[ "$keep" = 1 ] || purge
+}
+trap cleanup EXIT
+
+# A clean tree: the tracked files only (no build directories).
+tree=$tmp/src/pinguard-$version
+mkdir -p "$tree"
+git -C "$srcdir" ls-files -z | (cd "$srcdir" && tar --null -T - -cf -) |
+	tar -xf - -C "$tree"
+t0=$(date +%s)
+(cd "$tree" && dpkg-buildpackage -us -uc -b) >"$tmp/build.log" 2>&1 ||
+	{ grep -v "^Installing" "$tmp/build.log" | tail -n 40; fail "dpkg-buildpackage"; }
+say "dpkg-buildpackage -us -uc -b: $(($(date +%s) - t0)) s"
+grep -E '^(Ok|Fail|Skipped):' "$tmp/build.log" | tr -s ' ' | paste -sd ' ' |
+	sed 's/^/   build-time unit suite: /'
+changes=$(ls "$tmp"/src/*.changes)
+
+# lintian: errors and warnings fail; info and pedantic tags are listed.
+lintian -I --pedantic --show-overrides --tag-display-limit 0 "$changes" >"$tmp/lintian.log" 2>&1 ||
+	true
+sed -i '/running with root privileges is not recommended/d' "$tmp/lintian.log"
+sed 's/^/   lintian: /' "$tmp/lintian.log"
+for level in E W I P O; do
+	printf '%s=%s ' "$level" "$(grep -c "^$level: " "$tmp/lintian.log" || true)"
+done | sed 's/^/   lintian summary: /; s/ $/\n/'
+! grep -Eq '^[EW]: ' "$tmp/lintian.log" || fail "lintian errors or warnings"
+
+# What goes where (Debian's library packaging: runtime, -dev, tools).
+ma=$(multiarch)
+contents() { dpkg-deb -c "$tmp/src/${1}_${version}"_*.deb | awk '{print $6}'; }
+expect() { # PACKAGE PATTERN...
+	local p=$1 pat
+	shift
+	for pat in "$@"; do
+		contents "$p" | grep -Eq "^\./$pat\$" || fail "$p lacks $pat"
+	done
+}
+expect libpinguard0 "usr/lib/$ma/libpinguard\.so\.0" \
+	"usr/lib/$ma/libpinguard\.so\.$version"
+! contents libpinguard0 | grep -Eq '\.h$|\.pc$|libpinguard\.so$|bin/' ||
+	fail "libpinguard0 holds development files or programs"
+expect libpinguard-dev usr/include/pinguard\.h "usr/lib/$ma/libpinguard\.so" \
+	"usr/lib/$ma/pkgconfig/pinguard\.pc" \
+	'usr/share/man/man3/pinguard_pin\.3\.gz' 'usr/share/man/man3/pinguard_unpin\.3\.gz'
+expect pinguard usr/bin/pinguard 'usr/share/man/man1/pinguard\.1\.gz' \
+	'usr/share/man/man7/pinguard\.7\.gz' \
+	"usr/share/pinguard/modulefiles/lmod/pinguard/$version\.lua" \
+	"usr/share/pinguard/modulefiles/tcl/pinguard/$version"
+expect pinguard-slurm "usr/lib/$ma/slurm-wlm/spank_pinguard\.so"
+for p in $pkgs; do
+	f=$(ls "$tmp/src/${p}_${version}"_*.deb)
+	echo "   $(basename "$f"): $(stat -c %s "$f") bytes"
+done
+
+# Install. The build tree goes first, so nothing can come from it.
+purge
+mv "$tmp"/src/*.deb "$tmp/"
+rm -rf "$tmp/src"
+debs=()
+for p in $pkgs; do debs+=("$tmp/${p}_${version}"_*.deb); done
+apt-get install -y -qq "${debs[@]}" >"$tmp/install.log" 2>&1 ||
+	{ cat "$tmp/install.log"; fail "apt-get install ./*.deb"; }
+say "installed: $pkgs"
+
+cd "$tmp"
+unset LD_LIBRARY_PATH LD_PRELOAD PINGUARD_MODE PKG_CONFIG_PATH
+lib=/usr/lib/$ma/libpinguard.so.0
+# The library a program is bound to, resolved (/lib is /usr/lib when merged).
+bound() { readlink -f "$(ldd "$1" | awk '$1 == "libpinguard.so.0" { print $3 }')"; }
+real_lib=$(readlink -f "$lib")
+[ "$(bound /usr/bin/pinguard)" = "$real_lib" ] ||
+	fail "pinguard does not use $lib: $(ldd /usr/bin/pinguard)"
+! readelf -d /usr/bin/pinguard | grep -Eq 'RPATH|RUNPATH' ||
+	fail "installed pinguard keeps an rpath"
+pinguard --version >version.out || fail "pinguard --version"
+if [ "$(head -n 1 version.out)" != "pinguard $version (library $version)" ] ||
+	[ "$(sed -n 2p version.out)" != "$lib" ]; then
+	fail "pinguard --version: $(cat version.out)"
+fi
+pinguard probe >probe.out || fail "pinguard probe: $(cat probe.out)"
+say "pinguard probe: $(head -n 1 probe.out)"
+
+build_pinfork "$tmp/pinfork"
+pinguard run --mode copy --stats -- "$tmp/pinfork" >run.out 2>run.err ||
+	fail "pinguard run: $(cat run.out run.err)"
+grep -Eq 'pinguard loaded mode copy forks_seen 1 forks_guarded 1$' run.out ||
+	fail "fork not guarded: $(cat run.out run.err)"
+grep -q 'stats: mode copy.* forks seen 1 guarded 1,' run.err ||
+	fail "no PINGUARD_STATS summary: $(cat run.err)"
+grep -q "pinguard absent" <("$tmp/pinfork") || fail "pinfork guarded without pinguard"
+say "pinguard run --mode copy: $(cat run.out)"
+
+cat >user.c <<'EOC'
+#include <pinguard.h>
+#include <stdio.h>
+#include <string.h>
+
+int main(void)
+{
+	static char buf[2 * 4096] __attribute__((aligned(4096)));
+	struct pinguard_stats s;
+
+	memset(buf, 1, sizeof(buf));
+	if (pinguard_pin(buf, 4096, 0) || pinguard_pin_count(buf) != 1 ||
+	    pinguard_get_stats(&s, sizeof(s)) || s.pinned_bytes != 4096 ||
+	    pinguard_unpin(buf, 4096))
+		return 1;
+	printf("%s\n", pinguard_version());
+	return 0;
+}
+EOC
+# shellcheck disable=SC2046
+cc -o user user.c $(pkg-config --cflags --libs pinguard) ||
+	fail "cannot build with pkg-config --cflags --libs pinguard"
+[ "$(bound ./user)" = "$real_lib" ] || fail "user not bound to $lib: $(ldd ./user)"
+[ "$(./user)" = "$version" ] || fail "user program printed '$(./user)'"
+say "pkg-config program: built, linked to $lib, prints $version"
+say "OK"
