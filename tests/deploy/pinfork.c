@@ -14,6 +14,13 @@
  * header): it looks the library up with dlsym. --hold FILE keeps it alive
  * after the report until FILE exists, so a test can run `pinguard status`
  * on it. Exit status: 0 ok, 1 failure, 77 io_uring not available.
+ *
+ * Built with -DPINFORK_MPI (mpicc), it is an MPI program: MPI_Init before
+ * pinning, and rank 0 prints the sum over the ranks after the reports,
+ *
+ *     pinfork: 2 ranks, 2 loaded, 2 forks guarded
+ *
+ * so the fork happens with the MPI library's own transports set up.
  */
 #define _GNU_SOURCE	/* dlvsym, RTLD_DEFAULT */
 #include <dlfcn.h>
@@ -25,6 +32,9 @@
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#ifdef PINFORK_MPI
+#include <mpi.h>
+#endif
 
 #define LEN (1u << 20)
 
@@ -52,12 +62,17 @@ int main(int argc, char **argv)
 	int (*get_stats)(struct stats_head *, size_t);
 	const char *(*mode_name)(int);
 	const char *hold = NULL;
+	unsigned long counts[2] = { 0, 0 };	/* loaded, forks guarded */
 	struct io_uring ring;
 	struct iovec iov;
 	int st;
 	char *buf;
 	pid_t pid;
 
+#ifdef PINFORK_MPI
+	if (MPI_Init(&argc, &argv) != MPI_SUCCESS)
+		return 1;
+#endif
 	if (argc == 3 && !strcmp(argv[1], "--hold"))
 		hold = argv[2];
 	else if (argc != 1) {
@@ -107,6 +122,8 @@ int main(int argc, char **argv)
 		       (int)getpid(), mode_name(info[1]),
 		       (unsigned long long)s.forks_seen,
 		       (unsigned long long)s.forks_guarded);
+		counts[0] = 1;
+		counts[1] = s.forks_guarded;
 	} else {
 		printf("pinfork: rank %s pid %d pinguard absent\n", rank(),
 		       (int)getpid());
@@ -116,5 +133,23 @@ int main(int argc, char **argv)
 		usleep(20000);
 	io_uring_unregister_buffers(&ring);
 	io_uring_queue_exit(&ring);
+#ifdef PINFORK_MPI
+	{
+		unsigned long sum[2];
+		int ranks, me;
+
+		MPI_Comm_size(MPI_COMM_WORLD, &ranks);
+		MPI_Comm_rank(MPI_COMM_WORLD, &me);
+		if (MPI_Reduce(counts, sum, 2, MPI_UNSIGNED_LONG, MPI_SUM, 0,
+			       MPI_COMM_WORLD) != MPI_SUCCESS)
+			return 1;
+		if (me == 0)
+			printf("pinfork: %d ranks, %lu loaded, %lu forks guarded\n",
+			       ranks, sum[0], sum[1]);
+		MPI_Finalize();
+	}
+#else
+	(void)counts;
+#endif
 	return 0;
 }
