@@ -35,6 +35,7 @@ our_stepds() {
 		{ tr '\0' '\n' <"/proc/$p/environ"; } 2>/dev/null |
 			grep -qx "SLURM_CONF=$tmp/slurm.conf" && echo "$p"
 	done
+	return 0
 }
 # wait_gone SECONDS PID...: true once none of them runs.
 wait_gone() {
@@ -51,6 +52,7 @@ wait_gone() {
 }
 stop() {
 	local daemons
+	set +e	# clean up as far as possible, whatever fails
 	touch "$tmp/release"
 	[ -z "$hold_pid" ] || wait_gone 30 "$hold_pid" || kill "$hold_pid" 2>/dev/null || true
 	# Steps first (slurmstepd reports to slurmctld), then an orderly
@@ -177,7 +179,9 @@ say "srun --pinguard=copy: $(count "$guarded" copy) of 2 tasks guarded, 2 PINGUA
 
 PINGUARD_STATS=1 run plain "$tmp/pinfork"
 want plain 2 'pinguard absent$'
-[ ! -s "$tmp/plain.err" ] || { cat "$tmp/plain.err"; fail "plain step printed on stderr"; }
+# srun's own messages (job queued, allocated) aside, nothing on stderr.
+! grep -v '^srun: ' "$tmp/plain.err" | grep -q . ||
+	{ cat "$tmp/plain.err"; fail "plain step printed on stderr"; }
 say "srun without --pinguard: 2 of 2 tasks without pinguard"
 
 if srun -N1 -n2 --pinguard=bogus "$tmp/pinfork" >"$tmp/bogus.out" 2>&1; then
