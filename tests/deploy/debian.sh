@@ -89,7 +89,8 @@ expect pinguard usr/bin/pinguard 'usr/share/man/man1/pinguard\.1\.gz' \
 	'usr/share/man/man7/pinguard\.7\.gz' \
 	"usr/share/pinguard/modulefiles/lmod/pinguard/$version\.lua" \
 	"usr/share/pinguard/modulefiles/tcl/pinguard/$version"
-expect pinguard-slurm "usr/lib/$ma/slurm-wlm/spank_pinguard\.so"
+expect pinguard-slurm "usr/lib/$ma/slurm-wlm/spank_pinguard\.so" \
+	'usr/share/man/man8/spank_pinguard\.8\.gz'
 for p in $pkgs; do
 	f=$(ls "$tmp/src/${p}_${version}"_*.deb)
 	echo "   $(basename "$f"): $(stat -c %s "$f") bytes"

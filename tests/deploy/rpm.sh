@@ -65,7 +65,7 @@ has pinguard-tools /usr/bin/pinguard '/usr/share/man/man1/pinguard\.1(\.gz)?' \
 	'/usr/share/man/man7/pinguard\.7(\.gz)?' \
 	"/usr/share/pinguard/modulefiles/lmod/pinguard/$version.lua" \
 	"/usr/share/pinguard/modulefiles/tcl/pinguard/$version"
-has pinguard-slurm "$libdir/slurm/spank_pinguard.so"
+has pinguard-slurm "$libdir/slurm/spank_pinguard.so" '/usr/share/man/man8/spank_pinguard\.8(\.gz)?'
 rpm -qp --provides "$rpms/pinguard-$version-1."*.rpm | grep -q '^libpinguard.so.0()' ||
 	fail "pinguard does not provide libpinguard.so.0"
 rpm -qp --requires "$rpms/pinguard-tools-$version-1."*.rpm | grep -q '^libpinguard.so.0()' ||
