@@ -46,8 +46,9 @@ need_installed() {
 build_pinfork() {
 	cc -O2 -o "$1" "$deploy_dir/pinfork.c" -luring -ldl ||
 		fail "cannot build pinfork (liburing-dev?)"
-	"$1" >/dev/null 2>&1
-	case $? in
+	local rc=0
+	"$1" >/dev/null 2>&1 || rc=$?
+	case $rc in
 	0) ;;
 	77) skip "io_uring is not available here (pinfork cannot pin)" ;;
 	*) fail "pinfork fails without pinguard" ;;

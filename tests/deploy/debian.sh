@@ -14,6 +14,7 @@
 # Needs root (apt-get install), dpkg-dev, debhelper, lintian, git, and the
 # Build-Depends of debian/control.
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR
 . "$(dirname "$0")/common.sh"
 
 pkgs="libpinguard0 libpinguard-dev pinguard pinguard-slurm"

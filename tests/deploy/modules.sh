@@ -13,6 +13,7 @@
 # The two packages conflict; .ci/run installs one, runs this, then the
 # other. Needs the packages from debian.sh --keep.
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR
 . "$(dirname "$0")/common.sh"
 
 flavour=${1:-}

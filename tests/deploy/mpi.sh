@@ -13,6 +13,7 @@
 # Needs the packages from debian.sh --keep, mpicc/mpirun (libopenmpi-dev,
 # openmpi-bin) and liburing-dev.
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR
 . "$(dirname "$0")/common.sh"
 
 need mpicc mpirun cc

@@ -11,6 +11,7 @@
 # Needs rpm (rpmbuild, rpmspec), git, and the build tools of the Debian
 # build (meson, ninja-build, gcc, libcmocka-dev, libslurm-dev).
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR
 . "$(dirname "$0")/common.sh"
 
 need rpmbuild rpmspec rpm git meson ninja

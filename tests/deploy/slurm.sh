@@ -16,6 +16,7 @@
 # Needs root, the packages from debian.sh --keep (pinguard-slurm too),
 # slurmctld, slurmd, slurm-client and munge.
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR
 . "$(dirname "$0")/common.sh"
 
 need munged slurmctld slurmd srun sinfo cc ss
