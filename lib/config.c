@@ -78,19 +78,25 @@ void pg_config_from_env(void)
 			pg_warn_config("PINGUARD_LOG_FILE: cannot open %s "
 				       "(errno %d); logging to stderr", file, -fd);
 	}
-	pg.cfg.mode = env_choice("PINGUARD_MODE", pg_mode_names, PINGUARD_MODE_AUTO);
+	pg.cfg.mode = env_choice("PINGUARD_MODE", pg_mode_names,
+				 PINGUARD_MODE_AUTO);
 	pg.cfg.pretouch = env_choice("PINGUARD_PRETOUCH", pg_pretouch_names,
 				     PINGUARD_PRETOUCH_AUTO);
 	pg.cfg.scope = env_choice("PINGUARD_SCOPE", pg_scope_names,
 				  PINGUARD_SCOPE_LONGTERM);
 	pg.cfg.kernel = env_choice("PINGUARD_KERNEL", pg_kernel_names,
 				   PINGUARD_KERNEL_UNKNOWN);
-	pg.kind_override[PINGUARD_MEM_4K] = env_choice("PINGUARD_KERNEL_4K",
-		pg_kernel_names, PINGUARD_KERNEL_UNKNOWN);
-	pg.kind_override[PINGUARD_MEM_THP] = env_choice("PINGUARD_KERNEL_THP",
-		pg_kernel_names, PINGUARD_KERNEL_UNKNOWN);
-	pg.kind_override[PINGUARD_MEM_HUGETLB] = env_choice(
-		"PINGUARD_KERNEL_HUGETLB", pg_kernel_names, PINGUARD_KERNEL_UNKNOWN);
+	{
+		static const char *const var[PINGUARD_MEM_KINDS] = {
+			[PINGUARD_MEM_4K] = "PINGUARD_KERNEL_4K",
+			[PINGUARD_MEM_THP] = "PINGUARD_KERNEL_THP",
+			[PINGUARD_MEM_HUGETLB] = "PINGUARD_KERNEL_HUGETLB",
+		};
+
+		for (int k = 0; k < PINGUARD_MEM_KINDS; k++)
+			pg.kind_override[k] = env_choice(var[k],
+				pg_kernel_names, PINGUARD_KERNEL_UNKNOWN);
+	}
 	pg.stats_at_exit = env_choice("PINGUARD_STATS", pg_bool_names, 0);
 	pg.cfg.fork_init = env_choice("PINGUARD_FORK_INIT", pg_fork_init_names,
 				      PINGUARD_FORK_INIT_PASSTHROUGH);

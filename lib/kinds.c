@@ -95,5 +95,6 @@ bool pg_kind_needs_guard(const struct pg_vma *v, uintptr_t s, uintptr_t e)
 		return pg_kind_unpatched(PINGUARD_MEM_HUGETLB);
 	/* a kind not judged yet (the VMA grew since the pin) is guarded */
 	return pg_kind_unpatched(PINGUARD_MEM_4K) ||
-	       (pg_thp_possible(v, s, e) && pg_kind_unpatched(PINGUARD_MEM_THP));
+	       (pg_thp_possible(v, s, e) &&
+		pg_kind_unpatched(PINGUARD_MEM_THP));
 }
