@@ -227,10 +227,6 @@ static void undo_dontfork(size_t n)
 	}
 }
 
-/* strict: a piece that cannot be made DONTFORK refuses the fork (the
- * interposed fork() can still fail): undo and return -errno. Otherwise
- * (atfork hook, too late to fail) the piece stays unprotected, counted
- * and logged. */
 /* VMAs left under vm.max_map_count (read at this fork) if each planned
  * piece split its VMA twice. */
 static long vma_room(size_t vmas)
@@ -238,6 +234,10 @@ static long vma_room(size_t vmas)
 	return plan.vma_limit - (long)(vmas + 2 * plan.n + 16);
 }
 
+/* strict: a piece that cannot be made DONTFORK refuses the fork (the
+ * interposed fork() can still fail): undo and return -errno. Otherwise
+ * (atfork hook, too late to fail) the piece stays unprotected, counted
+ * and logged. */
 static int apply_dontfork(size_t vmas, bool strict)
 {
 	size_t i;
