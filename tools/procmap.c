@@ -44,9 +44,23 @@ int read_maps(int pid, struct mapping **out, size_t *n)
 	}
 	free(line);
 	/* another user's maps: the kernel refuses at read time */
-	k = ferror(f) ? -errno : 0;
+	k = ferror(f) ? -errno : *n ? 0 : -ESRCH;
 	fclose(f);
-	return k ? k : *n ? 0 : -ESRCH;
+	if (k) {
+		free_maps(*out, *n);
+		*out = NULL;
+		*n = 0;
+	}
+	return k;
+}
+
+void free_maps(struct mapping *maps, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(maps[i].path);
+	free(maps);
 }
 
 /* Open the library file the process mapped, the same inode: through its

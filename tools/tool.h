@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* The pinguard command: shared declarations of its sub-commands. */
+/* The pinguard command: what its files share, grouped by file from the
+ * bottom layer up (tools/README.md draws the layers). */
 #ifndef PG_TOOL_H
 #define PG_TOOL_H
 
@@ -7,6 +8,9 @@
 #include <stdint.h>
 #include <stddef.h>
 #include <stdio.h>
+
+#include "names.h"	/* lib/: the name tables the library uses too */
+#include "state.h"	/* lib/: the state layout status reads */
 
 /* Exit codes, documented in pinguard(1). */
 enum {
@@ -19,11 +23,9 @@ enum {
 	EX_NOTFOUND = 127,
 };
 
+/* ---- util.c ---- */
 extern const char *prog_name;
-
-int cmd_run(int argc, char **argv);
-int cmd_probe(int argc, char **argv);
-int cmd_status(int argc, char **argv);
+extern const char usage_text[];
 
 /* Diagnostics on stderr, prefixed with the command name. */
 void errmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -36,13 +38,14 @@ void json_str(FILE *f, const char *s);
 /* Path of the libpinguard.so this program runs with (absolute), or NULL. */
 const char *self_library_path(void);
 
+/* ---- elf.c ---- */
 /* Symbol value (st_value) of name in the .dynsym of the ELF file open on
  * fd, and the p_vaddr of its first PT_LOAD (page aligned): 0 or -errno
  * (-ENOENT: no such symbol, -ENOEXEC: not a 64-bit ELF of this machine). */
 int elf_dynsym(int fd, const char *name, uint64_t *value,
 	       uint64_t *first_load);
 
-/* procmap.c: one line of /proc/PID/maps */
+/* ---- procmap.c: one line of /proc/PID/maps ---- */
 struct mapping {
 	uint64_t start, end, off;
 	unsigned long ino;
@@ -50,8 +53,10 @@ struct mapping {
 	char *path;
 };
 
-/* All mappings of pid: 0, or -errno (-ESRCH: none, the process is gone). */
+/* All mappings of pid: 0, or -errno (-ESRCH: none, the process is gone;
+ * nothing to free then). */
 int read_maps(int pid, struct mapping **out, size_t *n);
+void free_maps(struct mapping *maps, size_t n);
 /* Address of symbol of the first mapped libpinguard.so* that exports it,
  * 0 if none; *lib is its path in maps. */
 uint64_t find_state(int pid, struct mapping *maps, size_t n,
@@ -59,5 +64,38 @@ uint64_t find_state(int pid, struct mapping *maps, size_t n,
 /* "rw-p /path" or "rw-p anonymous" of the mapping holding a. */
 const char *mapping_of(struct mapping *maps, size_t n, uintptr_t a,
 		       char *buf, size_t len);
+
+/* ---- snapshot.c: a process's pinguard state, read from outside ---- */
+struct range {			/* neighbouring segments of equal counts */
+	uintptr_t start, end;
+	uint32_t nlong, nshort;
+	uint8_t flags;
+};
+
+struct snapshot {
+	int pid;
+	const char *lib;	/* the libpinguard it maps (a maps path) */
+	struct mapping *maps;
+	size_t nmaps;
+	struct pg_global g;
+	struct pg_node *pool;
+	struct pg_reg_entry *htab;
+	struct range *ranges;
+	size_t nranges;
+	struct pg_uring_slot **slots;	/* per htab entry, io_uring only */
+	bool torn;		/* changed during every read: may not agree */
+};
+
+/* EX_OK, or EX_NOPROC, EX_PERM, EX_FAIL after a message; free it with
+ * snapshot_free either way. */
+int snapshot_take(int pid, struct snapshot *s);
+void snapshot_free(struct snapshot *s);
+/* A handle table entry in use (not empty, not deleted). */
+bool snapshot_live_key(const void *key);
+
+/* ---- the sub-commands: run.c, probe.c, status.c ---- */
+int cmd_run(int argc, char **argv);
+int cmd_probe(int argc, char **argv);
+int cmd_status(int argc, char **argv);
 
 #endif
