@@ -2,11 +2,14 @@
 # SPDX-License-Identifier: MIT
 # One version number: meson's project version must be what the header's
 # macros say, what pinguard_version() returns, the library file's name
-# and soname, pinguard.pc's Version and `pinguard --version`.
+# and soname, pinguard.pc's Version, `pinguard --version` and the footer
+# of every man page (.TH).
 # Usage: test_version.sh VERSION VERSION_MACROS LIBPINGUARD PC_FILE PINGUARD
+#        [MAN_PAGE...]
 set -u
 export LC_ALL=C
 want=$1 macros=$2 lib=$3 pc=$4 pg=$5
+shift 5
 fail() { echo "FAIL: $*" >&2; exit 1; }
 major=${want%%.*}
 
@@ -36,4 +39,10 @@ line=$("$pg" --version | head -1)
 echo "$line"
 [ "$line" = "pinguard $want (library $want)" ] ||
 	fail "pinguard --version says '$line'"
+for page in "$@"; do
+	th=$(sed -n 's/^\.TH .*"pinguard \([^"]*\)".*/\1/p' "$page")
+	[ "$th" = "$want" ] ||
+		fail "$(basename "$page"): .TH says pinguard '$th'"
+done
+echo "$# man pages: pinguard $want"
 echo "all say $want"
