@@ -317,6 +317,11 @@ int main(int argc, char **argv)
 			       strerror(errno));
 			return 1;
 		}
+		/* pinguard's VMA cache grows to the new count at the next
+		 * pin: let that happen before counting */
+		r = pinguard_pin(buf, PAGE, 0);
+		CHECK(r == 0 && pinguard_unpin(buf, PAGE) == 0,
+		      "warm-up pin after filling: %d", r);
 		v0 = vma_count();
 		printf("%s mode: filled to %d VMAs, vm.max_map_count %ld\n",
 		       dontfork ? "dontfork" : "copy", v0, limit);
@@ -420,7 +425,14 @@ int main(int argc, char **argv)
 	CHECK(dc_vmas(buf, len) == 0, "MADV_DONTFORK left after unpin");
 	v1 = vma_count();
 	printf("after unpin: %d VMAs\n", v1);
-	CHECK(cold || v1 <= v0, "VMA count after unpin %d > %d before", v1, v0);
+	/* dontfork: the first pin refused at the limit may leave one split
+	 * behind: the kernel split the VMA at the range's start, found no
+	 * room for the second split and failed the madvise, and nothing
+	 * merges the two equal halves again (an madvise or mprotect that
+	 * changes nothing returns early). Only that pin can: the ones after
+	 * it fail at the first split. */
+	CHECK(cold || v1 <= v0 + (dontfork && npinned < RANGES),
+	      "VMA count after unpin %d > %d before", v1, v0);
 	printf("%s\n", failures ? "FAILED" : "ok");
 	return failures ? 1 : 0;
 }
