@@ -195,6 +195,26 @@ status_wrapped)
 	expect 0 "$pg" status "$helper" --json
 	json_ok
 	;;
+status_memcheck)
+	# The command frees what it allocates on every path of status (LSan
+	# checks the same in the ASan build, where valgrind cannot run).
+	[ -z "${PG_TEST_SANITIZED:-}" ] ||
+		skip "sanitizer build: valgrind cannot run it (LSan checks status_api)"
+	command -v valgrind >/dev/null 2>&1 ||
+		skip "valgrind is not installed (apt-get install valgrind)"
+	vg="valgrind -q --error-exitcode=99 --leak-check=full --show-leak-kinds=definite --errors-for-leak-kinds=definite"
+	start_helper "$pinwait"
+	expect 0 $vg "$pg" status "$helper"
+	expect 0 $vg "$pg" status "$helper" --json
+	sleep 30 &
+	pids="$pids $!"
+	expect 3 $vg "$pg" status $!
+	has err "process $! does not use pinguard"
+	expect 2 $vg "$pg" status 12abc
+	kill "$helper"
+	wait "$helper" 2>/dev/null
+	expect 3 $vg "$pg" status "$helper"
+	;;
 status_perm)
 	[ "$(id -u)" = 0 ] || skip "needs root to run the tool as another user"
 	command -v setpriv >/dev/null 2>&1 || skip "setpriv is not installed"
