@@ -36,6 +36,34 @@ static char *preload_value(const char *lib, const char *old)
 	return out;
 }
 
+#if defined(__SANITIZE_ADDRESS__)
+#define PG_TOOL_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define PG_TOOL_ASAN 1
+#endif
+#endif
+
+#ifdef PG_TOOL_ASAN
+/* An ASan build (-Dsanitize_address=true) preloads its instrumented
+ * library into programs that are not: their ASan runtime then cannot come
+ * first, and ASan would refuse to start them. The caller's own
+ * ASAN_OPTIONS come after ours, so they still win. */
+static int asan_allow_preload(void)
+{
+	const char *old = getenv("ASAN_OPTIONS");
+	char *v;
+	int ret;
+
+	if (asprintf(&v, "verify_asan_link_order=0%s%s", old && *old ? ":" : "",
+		     old ? old : "") < 0)
+		return -1;
+	ret = setenv("ASAN_OPTIONS", v, 1);
+	free(v);
+	return ret;
+}
+#endif
+
 int cmd_run(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -113,6 +141,12 @@ int cmd_run(int argc, char **argv)
 		return EX_FAIL;
 	}
 	free(preload);
+#ifdef PG_TOOL_ASAN
+	if (asan_allow_preload()) {
+		errmsg("out of memory");
+		return EX_FAIL;
+	}
+#endif
 	execvp(argv[optind], argv + optind);
 	err = errno;
 	/* Like a shell: 127 when not found, 126 when found but not runnable. */

@@ -55,13 +55,23 @@ run_env)
 	has out '^PINGUARD_STATS=1$'
 	[ -f "$lib" ] || fail "--version names no library file: '$lib'"
 	has out "^LD_PRELOAD=$lib\$"
-	# an existing LD_PRELOAD is kept after ours, space-separated too
+	# an existing LD_PRELOAD is kept after ours, space-separated too (an
+	# ASan build's command itself then starts with libc ahead of ASan)
 	other=$(ldd /bin/true | awk '/libc\.so/ { print $3 }')
-	expect 0 env LD_PRELOAD="$other" "$pg" run -- env
+	late=ASAN_OPTIONS=verify_asan_link_order=0
+	expect 0 env LD_PRELOAD="$other" $late "$pg" run -- env
 	has out "^LD_PRELOAD=$lib:$other\$"
-	expect 0 env LD_PRELOAD="$other $other" "$pg" run --mode=off -- env
+	expect 0 env LD_PRELOAD="$other $other" $late "$pg" run --mode=off -- env
 	has out "^LD_PRELOAD=$lib:$other:$other\$"
 	has out '^PINGUARD_MODE=off$'
+	# an ASan build lets ASan start in a program not built with it (the
+	# instrumented library is preloaded); the caller's options come last
+	expect 0 env ASAN_OPTIONS=detect_leaks=1 "$pg" run -- env
+	if [ "${PG_TEST_SANITIZED:-}" = address ]; then
+		has out '^ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=1$'
+	else
+		has out '^ASAN_OPTIONS=detect_leaks=1$'
+	fi
 	# the program really runs with the library loaded
 	expect 0 "$pg" run -- cat /proc/self/maps
 	has out 'libpinguard\.so'
