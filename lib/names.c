@@ -89,6 +89,8 @@ PG_NAMES_API const struct pg_name pg_audit_guard_names[] = {
 	{ "pinguard copy", PG_GUARD_PG_COPY, true },
 	{ "pinguard dontfork", PG_GUARD_PG_DONTFORK, true },
 	{ "unknown", PG_GUARD_UNKNOWN, true },
+	/* pinned, no longer mapped: a fork cannot separate what is gone */
+	{ "not mapped", PG_GUARD_UNMAPPED, true },
 	{ NULL, 0, false }
 };
 PG_NAMES_API const struct pg_name pg_audit_verdict_names[] = {
@@ -106,7 +108,6 @@ PG_NAMES_API const struct pg_name pg_audit_reason_names[] = {
 	{ "ring busy", PG_WHY_RING_BUSY, true },
 	{ "pinguard state unreadable", PG_WHY_STATE, true },
 	{ "kernel verdict unknown", PG_WHY_KERNEL, true },
-	{ "address not mapped", PG_WHY_UNMAPPED, true },
 	{ NULL, 0, false }
 };
 

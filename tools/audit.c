@@ -131,9 +131,9 @@ static void judge_known(const struct proc_facts *f, struct audit_range *r)
 			r->kinds |= 1u << PINGUARD_MEM_THP;
 	}
 	if (at < e) {
-		r->verdict = PG_AUDIT_UNKNOWN;
-		r->reason = PG_WHY_UNMAPPED;
-		r->guard = PG_GUARD_UNKNOWN;
+		/* unmapped since it was pinned: the process no longer sees it */
+		r->verdict = PG_AUDIT_SAFE;
+		r->guard = PG_GUARD_UNMAPPED;
 		return;
 	}
 	r->shared = all_shared;
@@ -305,8 +305,12 @@ static int judge_ranges(struct proc_facts *f, struct audit_proc *p,
 			 mrs[i].mrn, from_pg ? " (address from pinguard)" : "");
 		if (r.addr_known)
 			judge_known(f, &r);
-		else
+		/* an iova that is not the address (ibv_reg_mr_iova) */
+		if (!r.addr_known || r.guard == PG_GUARD_UNMAPPED) {
+			r.addr_known = false;
+			r.kinds = 0;
 			judge_unknown(f, &r, PG_WHY_NO_ADDRESS);
+		}
 		ret = add_range(p, &r);
 	}
 	/* a device open and no MR dump: what it pinned cannot be listed */
