@@ -156,11 +156,17 @@ static void judge_known(const struct proc_facts *f, struct audit_range *r)
 	r->reason = r->verdict == PG_AUDIT_UNKNOWN ? why : PG_WHY_NONE;
 }
 
-/* A memory region a device could pin: not device memory, not the vDSO. */
+/* A memory region a device could be given: not device memory, not the
+ * vDSO, not a device's or an io_uring ring's own mapping (anon_inode:);
+ * shared memory under /dev/shm and hugetlbfs stay. */
 static bool candidate(const struct vma *v)
 {
-	return !v->io && strncmp(v->path, "[v", 2) &&
-	       strncmp(v->path, "/dev/infiniband/", 16);
+	if (v->io || !strncmp(v->path, "[v", 2) ||
+	    !strncmp(v->path, "anon_inode:", 11))
+		return false;
+	return strncmp(v->path, "/dev/", 5) ||
+	       !strncmp(v->path, "/dev/shm/", 9) ||
+	       !strncmp(v->path, "/dev/hugepages", 14);
 }
 
 /*
