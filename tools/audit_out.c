@@ -110,9 +110,9 @@ void audit_print_text(const struct audit_report *a)
 				       p->rings, p->rings == 1 ? "" : "s");
 			continue;
 		}
-		printf("  %-8s %-16s %12s %-12s %-17s %-30s %s\n", "SOURCE",
-		       "ADDRESS", "LENGTH", "KIND", "PROTECTED BY", "VERDICT",
-		       "WHERE");
+		printf("  %-8s %-14s %10s %-7s %-17s %-18s %s\n", "SOURCE",
+		       "ADDRESS", "LENGTH", "KIND", "PROTECTED BY", "WHERE",
+		       "VERDICT");
 		for (j = 0; j < p->nr; j++) {
 			const struct audit_range *r = &p->r[j];
 
@@ -122,12 +122,12 @@ void audit_print_text(const struct audit_report *a)
 			else
 				snprintf(addr, sizeof(addr), "-");
 			verdict_text(r->verdict, r->reason, v, sizeof(v));
-			printf("  %-8s %-16s %12" PRIu64 " %-12s %-17s %-30s "
+			printf("  %-8s %-14s %10" PRIu64 " %-7s %-17s %-18s "
 			       "%s\n", pg_name_of(pg_audit_source_names,
 						  r->source), addr, r->len,
 			       kinds_text(r, kinds, sizeof(kinds)),
-			       pg_name_of(pg_audit_guard_names, r->guard), v,
-			       r->where);
+			       pg_name_of(pg_audit_guard_names, r->guard),
+			       r->where, v);
 		}
 	}
 	sum(a, &t);

@@ -103,7 +103,7 @@ host)
 	expect 0 "$pg" audit $pid_plain
 	has out "^kernel [^ ]+, early COW: 4k yes \(probe\)"
 	has out "^PID $pid_plain \(pg_ringwait\): safe, 12288 bytes pinned, 0 at risk"
-	has out "^  io_uring 0x[0-9a-f]+ +4096 4k +kernel +safe +ring fd [0-9]+ slot 0"
+	has out "^  io_uring 0x[0-9a-f]+ +4096 4k +kernel +ring fd [0-9]+ slot 0 +safe$"
 	;;
 unpatched)
 	# the kernel's verdict forced to unpatched (PINGUARD_KERNEL, as for
@@ -121,7 +121,7 @@ unpatched)
 	has out "^kernel [^ ]+, early COW: 4k no \(override\), thp no \(override\), hugetlb no \(override\)"
 	has out "^PID $pid_plain \(pg_ringwait\): at risk, 12288 bytes pinned, 12288 at risk$"
 	has out "^PID $pid_copy \(pg_ringwait\): safe, 12288 bytes pinned, 0 at risk; pinguard copy$"
-	has out "^  io_uring 0x[0-9a-f]+ +8192 4k +none +at risk +ring fd"
+	has out "^  io_uring 0x[0-9a-f]+ +8192 4k +none +ring fd [0-9]+ slot 1 +at risk$"
 	has out "^1 process at risk \(12288 bytes\), 0 unknown, 1 safe"
 	# the per-kind override: only hugetlb unpatched, 4 KiB buffers safe
 	expect 0 env PINGUARD_KERNEL_HUGETLB=unpatched "$pg" audit $pid_plain
