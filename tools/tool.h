@@ -156,7 +156,8 @@ void snapshot_free(struct snapshot *s);
 /* A handle table entry in use (not empty, not deleted). */
 bool snapshot_live_key(const void *key);
 
-/* ---- audit.c (what is at risk) and audit_out.c (how it is shown) ---- */
+/* ---- audit.c (what is at risk), audit_judge.c (one range), audit_out.c
+ * (how it is shown) ---- */
 struct audit_range {
 	int source;		/* enum pg_audit_source */
 	uint64_t addr, len;
@@ -191,6 +192,23 @@ struct audit_report {
 	double seconds;
 	bool all;		/* --all: processes without pinned memory too */
 };
+
+/* What one process's ranges are judged against (audit_judge.c). */
+struct proc_facts {
+	const struct kernel_facts *kf;
+	struct vma *vmas;
+	size_t nvmas;
+	bool pg_loaded;
+	int pg_ret;		/* snapshot: EX_OK or why not */
+	struct snapshot snap;
+	bool *mr_used;		/* pinguard registrations matched to MRs */
+};
+
+/* r->addr, r->len known: kinds, flags, guard, verdict. */
+void judge_known(const struct proc_facts *f, struct audit_range *r);
+/* r->len only: judged by every place it could be; why is the reason. */
+void judge_unknown(const struct proc_facts *f, struct audit_range *r,
+		   int why);
 
 void audit_print_text(const struct audit_report *a);
 void audit_print_json(const struct audit_report *a);
