@@ -75,6 +75,42 @@ PG_NAMES_API const struct pg_name pg_source_names[] = {
 	{ NULL, 0, false }
 };
 
+/* pinguard audit: printed as they are in text, JSON and metrics labels. */
+PG_NAMES_API const struct pg_name pg_audit_source_names[] = {
+	{ "io_uring", PG_AUDIT_IO_URING, true },
+	{ "rdma_mr", PG_AUDIT_RDMA_MR, true },
+	{ NULL, 0, false }
+};
+PG_NAMES_API const struct pg_name pg_audit_guard_names[] = {
+	{ "none", PG_GUARD_NONE, true },
+	{ "kernel", PG_GUARD_KERNEL, true },	/* its early COW for the kind */
+	{ "dontfork", PG_GUARD_DONTFORK, true },	/* VmFlags dc */
+	{ "shared", PG_GUARD_SHARED, true },	/* never copy-on-write */
+	{ "pinguard copy", PG_GUARD_PG_COPY, true },
+	{ "pinguard dontfork", PG_GUARD_PG_DONTFORK, true },
+	{ "unknown", PG_GUARD_UNKNOWN, true },
+	/* pinned, no longer mapped: a fork cannot separate what is gone */
+	{ "not mapped", PG_GUARD_UNMAPPED, true },
+	{ NULL, 0, false }
+};
+PG_NAMES_API const struct pg_name pg_audit_verdict_names[] = {
+	{ "safe", PG_AUDIT_SAFE, true },
+	{ "at risk", PG_AUDIT_AT_RISK, true },
+	{ "unknown", PG_AUDIT_UNKNOWN, true },
+	{ NULL, 0, false }
+};
+PG_NAMES_API const struct pg_name pg_audit_reason_names[] = {
+	{ "none", PG_WHY_NONE, true },
+	{ "permission", PG_WHY_PERMISSION, true },
+	{ "no netlink", PG_WHY_NO_NETLINK, true },
+	{ "address not reported", PG_WHY_NO_ADDRESS, true },
+	{ "exited", PG_WHY_EXITED, true },
+	{ "ring busy", PG_WHY_RING_BUSY, true },
+	{ "pinguard state unreadable", PG_WHY_STATE, true },
+	{ "kernel verdict unknown", PG_WHY_KERNEL, true },
+	{ NULL, 0, false }
+};
+
 PG_NAMES_API const char *pg_name_of(const struct pg_name *t, int value)
 {
 	for (; t->name; t++)

@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -40,10 +41,23 @@ static int read_mem(int memfd, uint64_t addr, void *buf, size_t len)
 	return 0;
 }
 
-static int perm_denied(int pid)
+/* A message: kept in s->error, and on stderr unless s->quiet. */
+__attribute__((format(printf, 2, 3)))
+static void say(struct snapshot *s, const char *fmt, ...)
 {
-	errmsg("cannot read process %d: permission denied (only the same "
-	       "user, or root, can inspect it)", pid);
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(s->error, sizeof(s->error), fmt, ap);
+	va_end(ap);
+	if (!s->quiet)
+		errmsg("%s", s->error);
+}
+
+static int perm_denied(struct snapshot *s)
+{
+	say(s, "cannot read process %d: permission denied (only the same "
+	    "user, or root, can inspect it)", s->pid);
 	return EX_PERM;
 }
 
@@ -204,12 +218,12 @@ static int read_state(int memfd, uint64_t ptr, struct snapshot *s)
 	if (read_mem(memfd, ptr, &s->g,
 		     sizeof(uint64_t) + 2 * sizeof(uint32_t)) ||
 	    s->g.magic != PG_STATE_MAGIC) {
-		errmsg("process %d: %s has no recognisable pinguard state",
+		say(s, "process %d: %s has no recognisable pinguard state",
 		       s->pid, s->lib);
 		return EX_FAIL;
 	}
 	if (s->g.version != PG_STATE_VERSION || s->g.size != sizeof(s->g)) {
-		errmsg("process %d: pinguard state version %u (%u bytes); this "
+		say(s, "process %d: pinguard state version %u (%u bytes); this "
 		       "tool reads version %u (%zu bytes): use the pinguard "
 		       "command of the same release as %s", s->pid,
 		       s->g.version, s->g.size, PG_STATE_VERSION,
@@ -222,7 +236,7 @@ static int read_state(int memfd, uint64_t ptr, struct snapshot *s)
 	}
 	s->torn = ret == -EAGAIN;
 	if (ret && !s->torn) {
-		errmsg("cannot read process %d: %s", s->pid, strerror(-ret));
+		say(s, "cannot read process %d: %s", s->pid, strerror(-ret));
 		return ret == -ESRCH || ret == -ENOENT ? EX_NOPROC : EX_FAIL;
 	}
 	return EX_OK;
@@ -235,16 +249,16 @@ static int take(int memfd, uint64_t state, struct snapshot *s)
 
 	ret = read_mem(memfd, state, &ptr, sizeof(ptr));
 	if (ret == -EACCES || ret == -EPERM)
-		return perm_denied(s->pid);
+		return perm_denied(s);
 	if (ret) {
 		/* an exited process reads as empty */
-		errmsg("cannot read process %d: %s", s->pid, strerror(-ret));
+		say(s, "cannot read process %d: %s", s->pid, strerror(-ret));
 		return kill(s->pid, 0) ? EX_NOPROC : EX_FAIL;
 	}
 	return read_state(memfd, ptr, s);
 }
 
-int snapshot_take(int pid, struct snapshot *s)
+static int take_snapshot(int pid, struct snapshot *s, bool quiet)
 {
 	char path[64];
 	uint64_t state;
@@ -252,33 +266,46 @@ int snapshot_take(int pid, struct snapshot *s)
 
 	memset(s, 0, sizeof(*s));
 	s->pid = pid;
+	s->quiet = quiet;
 	ret = read_maps(pid, &s->maps, &s->nmaps);
 	if (ret == -ENOENT || ret == -ESRCH) {
-		errmsg("no process with PID %d", pid);
+		say(s, "no process with PID %d", pid);
 		return EX_NOPROC;
 	}
 	if (ret == -EACCES || ret == -EPERM)
-		return perm_denied(pid);
+		return perm_denied(s);
 	if (ret) {
-		errmsg("cannot read /proc/%d/maps: %s", pid, strerror(-ret));
+		say(s, "cannot read /proc/%d/maps: %s", pid, strerror(-ret));
 		return EX_FAIL;
 	}
 	state = find_state(pid, s->maps, s->nmaps, STATE_SYMBOL, &s->lib);
 	if (!state) {
-		errmsg("process %d does not use pinguard", pid);
+		say(s, "process %d does not use pinguard", pid);
 		return EX_NOPROC;
 	}
 	snprintf(path, sizeof(path), "/proc/%d/mem", pid);
 	memfd = open(path, O_RDONLY | O_CLOEXEC);
 	if (memfd < 0 && (errno == EACCES || errno == EPERM))
-		return perm_denied(pid);
+		return perm_denied(s);
 	if (memfd < 0) {
-		errmsg("process %d: %s", pid, strerror(errno));
-		return errno == ENOENT || errno == ESRCH ? EX_NOPROC : EX_FAIL;
+		int err = errno;	/* the message may change errno */
+
+		say(s, "process %d: %s", pid, strerror(err));
+		return err == ENOENT || err == ESRCH ? EX_NOPROC : EX_FAIL;
 	}
 	ret = take(memfd, state, s);
 	close(memfd);
 	return ret;
+}
+
+int snapshot_take(int pid, struct snapshot *s)
+{
+	return take_snapshot(pid, s, false);
+}
+
+int snapshot_take_quiet(int pid, struct snapshot *s)
+{
+	return take_snapshot(pid, s, true);
 }
 
 void snapshot_free(struct snapshot *s)

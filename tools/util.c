@@ -18,6 +18,7 @@ const char usage_text[] =
 "Usage: pinguard run [OPTIONS] [--] PROGRAM [ARGS...]\n"
 "       pinguard probe [--json]\n"
 "       pinguard status PID [--json]\n"
+"       pinguard audit [--all] [--json | --prometheus] [PID...]\n"
 "       pinguard --help | --version\n"
 "\n"
 "Keep DMA-pinned memory (RDMA, io_uring, DEVX) coherent across fork().\n"
@@ -26,6 +27,8 @@ const char usage_text[] =
 "  run      run PROGRAM with libpinguard preloaded (exit status passed through)\n"
 "  probe    whether this kernel needs guarding, and how that was found out\n"
 "  status   mode, pinned ranges, registrations and counters of process PID\n"
+"  audit    the processes (all, or each PID) whose pinned memory the next\n"
+"           fork would leave out of step with the device\n"
 "\n"
 "Options of run (each sets the PINGUARD_* variable of the same name):\n"
 "  --mode auto|copy|dontfork|off     policy at fork (default auto)\n"
@@ -38,7 +41,8 @@ const char usage_text[] =
 "  --stats                           print a summary when the program exits\n"
 "\n"
 "Exit status: 0 ok, 1 failure, 2 usage error, 3 no such process or not\n"
-"guarded, 4 permission denied, 126/127 PROGRAM not executable/not found;\n"
+"guarded, 4 permission denied, 5 audit: pinned memory at risk,\n"
+"126/127 PROGRAM not executable/not found;\n"
 "run: otherwise the status of PROGRAM. See pinguard(1) and pinguard(7).\n";
 
 void errmsg(const char *fmt, ...)

@@ -191,6 +191,10 @@ if [ -z "$(ls "$workdir/bin")" ]; then
 		fi
 	done
 fi
+# The pinguard command (pglab-audit.sh): it finds the library through
+# LD_LIBRARY_PATH=/run/pglab/lib in the guest.
+[ -n "$builddir" ] && [ -x "$builddir/tools/pinguard" ] &&
+	install -m 755 "$builddir/tools/pinguard" "$workdir/bin/pinguard"
 # Script scenarios (shell, Python) run as they are, in every variant but api-*.
 for f in "$here"/scenarios/pglab-*.sh "$here"/scenarios/pglab-*.py; do
 	[ -f "$f" ] && install -m 755 "$f" "$workdir/bin/"
