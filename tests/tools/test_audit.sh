@@ -6,6 +6,8 @@
 set -u
 export LC_ALL=C
 case_=$1 pg=$2 ring=$3
+# PG_TOOL_WRAPPER (valgrind in CI) goes before every run of pinguard audit
+wrap=${PG_TOOL_WRAPPER:-}
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/pg-audit.XXXXXX")
 pids=
@@ -95,12 +97,12 @@ case $case_ in
 host)
 	# this host's kernel copies pinned pages at fork: everything is safe
 	start_all
-	expect 0 "$pg" audit --json $pid_plain $pid_copy $pid_dfk $pid_off \
+	expect 0 $wrap "$pg" audit --json $pid_plain $pid_copy $pid_dfk $pid_off \
 		$pid_auto $pid_own
 	check_json "plain=kernel/safe copy=pinguard_copy/safe
 		dfk=pinguard_dontfork/safe off=kernel/safe auto=kernel/safe
 		own=dontfork/safe"
-	expect 0 "$pg" audit $pid_plain
+	expect 0 $wrap "$pg" audit $pid_plain
 	has out "^kernel [^ ]+, early COW: 4k yes \(probe\)"
 	has out "^PID $pid_plain \(pg_ringwait\): safe, 12288 bytes pinned, 0 at risk"
 	has out "^  io_uring 0x[0-9a-f]+ +4096 4k +kernel +ring fd [0-9]+ slot 0 +safe$"
@@ -110,21 +112,21 @@ unpatched)
 	# probe): what nothing else protects is at risk
 	start_all
 	start autou auto-unpatched
-	expect 5 env PINGUARD_KERNEL=unpatched "$pg" audit --json \
+	expect 5 env PINGUARD_KERNEL=unpatched $wrap "$pg" audit --json \
 		$pid_plain $pid_copy $pid_dfk $pid_off $pid_auto $pid_own \
 		$pid_autou
 	# auto in a process that judged its kernel patched guards nothing
 	check_json "plain=none/at_risk copy=pinguard_copy/safe
 		dfk=pinguard_dontfork/safe off=none/at_risk auto=none/at_risk
 		own=dontfork/safe autou=pinguard_copy/safe"
-	expect 5 env PINGUARD_KERNEL=unpatched "$pg" audit $pid_plain $pid_copy
+	expect 5 env PINGUARD_KERNEL=unpatched $wrap "$pg" audit $pid_plain $pid_copy
 	has out "^kernel [^ ]+, early COW: 4k no \(override\), thp no \(override\), hugetlb no \(override\)"
 	has out "^PID $pid_plain \(pg_ringwait\): at risk, 12288 bytes pinned, 12288 at risk$"
 	has out "^PID $pid_copy \(pg_ringwait\): safe, 12288 bytes pinned, 0 at risk; pinguard copy$"
 	has out "^  io_uring 0x[0-9a-f]+ +8192 4k +none +ring fd [0-9]+ slot 1 +at risk$"
 	has out "^1 process at risk \(12288 bytes\), 0 unknown, 1 safe"
 	# the per-kind override: only hugetlb unpatched, 4 KiB buffers safe
-	expect 0 env PINGUARD_KERNEL_HUGETLB=unpatched "$pg" audit $pid_plain
+	expect 0 env PINGUARD_KERNEL_HUGETLB=unpatched $wrap "$pg" audit $pid_plain
 	has out "early COW: 4k yes \(probe\), thp yes \(probe\), hugetlb no \(override\)"
 	;;
 scan)
@@ -133,34 +135,34 @@ scan)
 	sleep 30 &
 	sleeper=$!
 	pids="$pids $sleeper"
-	expect 5 env PINGUARD_KERNEL=unpatched "$pg" audit
+	expect 5 env PINGUARD_KERNEL=unpatched $wrap "$pg" audit
 	has out "^PID $pid_plain \(pg_ringwait\): at risk"
 	lacks out "^PID $sleeper "
 	has out "scanned in [0-9.]+ s"
-	expect 5 env PINGUARD_KERNEL=unpatched "$pg" audit --all
+	expect 5 env PINGUARD_KERNEL=unpatched $wrap "$pg" audit --all
 	has out "^PID $sleeper \(sleep\): safe$"
 	has out "^  no pinned memory \(0 io_uring rings, no registered buffers\)"
 	;;
 input)
-	expect 2 "$pg" audit 12abc
+	expect 2 $wrap "$pg" audit 12abc
 	has err "audit: PID '12abc' is not a process id"
-	expect 2 "$pg" audit 0
+	expect 2 $wrap "$pg" audit 0
 	has err "audit: PID '0' is not a process id"
-	expect 2 "$pg" audit --yaml
+	expect 2 $wrap "$pg" audit --yaml
 	has err "audit: unknown option '--yaml'"
 	# a ring without registered buffers: listed when named, nothing at risk
 	start empty none --no-buffers
-	expect 0 env PINGUARD_KERNEL=unpatched "$pg" audit $pid_empty
+	expect 0 env PINGUARD_KERNEL=unpatched $wrap "$pg" audit $pid_empty
 	has out "^PID $pid_empty \(pg_ringwait\): safe$"
 	has out "^  no pinned memory \(1 io_uring ring, no registered buffers\)"
 	# a named process that is gone
 	kill "$pid_empty"
 	wait "$pid_empty" 2>/dev/null
-	expect 3 "$pg" audit $pid_empty
+	expect 3 $wrap "$pg" audit $pid_empty
 	has err "no process with PID $pid_empty \(or it exited during the scan\)"
 	# ... next to one at risk: the risk is the status
 	start plain none
-	expect 5 env PINGUARD_KERNEL=unpatched "$pg" audit $pid_empty $pid_plain
+	expect 5 env PINGUARD_KERNEL=unpatched $wrap "$pg" audit $pid_empty $pid_plain
 	;;
 exiting)
 	# processes with rings come and go during whole scans: they are
@@ -176,7 +178,7 @@ exiting)
 	pids="$pids $churn"
 	n=0
 	while kill -0 "$churn" 2>/dev/null; do
-		expect 0 "$pg" audit --json
+		expect 0 $wrap "$pg" audit --json
 		[ -s "$tmp/err" ] && fail "stderr: $(cat "$tmp/err")"
 		python3 -c 'import json,sys; json.load(sys.stdin)' <"$tmp/out" ||
 			fail "not JSON: $(cat "$tmp/out")"
@@ -213,7 +215,7 @@ assert p["verdict"] == "unknown" and p["reason"] == "permission", p' \
 formats)
 	start plain none
 	start copy copy
-	expect 5 env PINGUARD_KERNEL=unpatched "$pg" audit --prometheus \
+	expect 5 env PINGUARD_KERNEL=unpatched $wrap "$pg" audit --prometheus \
 		$pid_plain $pid_copy
 	python3 - "$tmp/out" "$pid_plain" "$pid_copy" <<'EOF' || fail "prometheus: $(cat "$tmp/out")"
 import re, sys
@@ -238,7 +240,7 @@ assert val['pinguard_audit_processes{verdict="safe"}'] == 1, val
 assert val['pinguard_audit_kernel_early_cow{kind="4k"}'] == 0, val
 assert "pinguard_audit_scan_seconds" in val, val
 EOF
-	expect 5 env PINGUARD_KERNEL=unpatched "$pg" audit --json $pid_plain
+	expect 5 env PINGUARD_KERNEL=unpatched $wrap "$pg" audit --json $pid_plain
 	python3 -c 'import json,sys; d=json.load(sys.stdin)
 assert set(d) == {"kernel", "rdma", "processes", "summary"}, d
 assert d["kernel"]["kinds"]["4k"] == {"kernel": "unpatched", "detected_by": "override"}, d
