@@ -14,18 +14,22 @@ command -v clang >/dev/null 2>&1 ||
 out=build-fuzz
 mkdir -p "$out/corpus"
 # The library's headers include pg_config.h (which system headers have
-# what: lib/compat.h), written by meson at configure time: take it from a
-# configured build directory (PG_BUILDDIR, default build), or configure
-# one of our own (no compilation).
-cfg=${PG_BUILDDIR:-build}/lib
-if [ ! -r "$cfg/pg_config.h" ]; then
-	cfg=$out/meson/lib
-	[ -r "$cfg/pg_config.h" ] || meson setup "$out/meson" >/dev/null ||
-		{ echo "fuzz: cannot configure $out/meson with meson" >&2; exit 1; }
+# what: lib/compat.h) and pinguard.h (its version macros), both written
+# by meson at configure time: take them from a configured build directory
+# (PG_BUILDDIR, default build), or configure one of our own (no
+# compilation).
+cfg=${PG_BUILDDIR:-build}
+if [ ! -r "$cfg/lib/pg_config.h" ] || [ ! -r "$cfg/include/pinguard.h" ]; then
+	cfg=$out/meson
+	if [ ! -r "$cfg/include/pinguard.h" ]; then
+		rm -rf "$cfg"
+		meson setup "$cfg" >/dev/null ||
+			{ echo "fuzz: cannot configure $cfg with meson" >&2; exit 1; }
+	fi
 fi
 clang -g -O1 -fno-omit-frame-pointer -D_GNU_SOURCE -DFUZZ_LIBFUZZER \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-	-Ilib -I"$cfg" -Iinclude fuzz/fuzz_registry.c lib/registry.c \
+	-Ilib -I"$cfg/lib" -I"$cfg/include" fuzz/fuzz_registry.c lib/registry.c \
 	lib/regbtree.c -o "$out/fuzz_registry"
 exec "$out/fuzz_registry" -max_total_time="$secs" -max_len=3001 \
 	-artifact_prefix="$out/" -print_final_stats=1 "$@" \

@@ -1,15 +1,14 @@
 /* SPDX-License-Identifier: MIT */
-/* Read-only public calls: mode, statistics, names, version. */
+/* The public calls other than pinning and the fork hook: mode,
+ * statistics, configuration, names, version. */
 #include <stddef.h>
 #include <string.h>
 
 #include "internal.h"
-
-/* wrap_fork_init.c, when the verbs wrappers are built */
-__attribute__((weak)) bool pg_fork_init_taken(void)
-{
-	return false;
-}
+#include "names.h"
+#include "pg_config.h"	/* PG_WRAPPERS */
+#include "plan.h"
+#include "wrap.h"	/* pg_fork_init_taken */
 
 /* pinguard_get_mode@@PINGUARD_0.2: with the caller's structure size. */
 int pg_get_mode_0_2(struct pinguard_mode_info *info, size_t size);
@@ -33,8 +32,12 @@ int pg_get_mode_0_2(struct pinguard_mode_info *info, size_t size)
 				PINGUARD_REASON_PENDING :
 				PINGUARD_REASON_CONFIGURED;
 	pg_unlock();
+#if PG_WRAPPERS
 	m.fork_init = pg_fork_init_taken() ? PINGUARD_FORK_INIT_TAKEOVER :
 					     PINGUARD_FORK_INIT_PASSTHROUGH;
+#else
+	m.fork_init = PINGUARD_FORK_INIT_PASSTHROUGH;	/* no ibv_fork_init */
+#endif
 	/* Older callers know a prefix of the structure. */
 	memcpy(info, &m, size < sizeof(m) ? size : sizeof(m));
 	return 0;
@@ -61,7 +64,7 @@ static int count_guarded(uintptr_t s, uintptr_t e, const struct pg_seg *seg,
 {
 	struct extent_count *c = arg;
 
-	if (!seg->nlong && pg.cfg.scope != PINGUARD_SCOPE_ALL)
+	if (!pg_seg_guarded(seg))
 		return 0;
 	if (s != c->end)
 		c->n++;
@@ -111,28 +114,78 @@ int pinguard_get_stats(struct pinguard_stats *stats, size_t size)
 	return 0;
 }
 
+static bool valid_config(const struct pinguard_config *c)
+{
+	return (unsigned)c->mode <= PINGUARD_MODE_OFF &&
+	       (unsigned)c->pretouch <= PINGUARD_PRETOUCH_NEVER &&
+	       (unsigned)c->scope <= PINGUARD_SCOPE_ALL &&
+	       (unsigned)c->kernel <= PINGUARD_KERNEL_UNPATCHED &&
+	       (unsigned)c->fork_init <= PINGUARD_FORK_INIT_TAKEOVER;
+}
+
+int pinguard_get_config(struct pinguard_config *cfg, size_t size)
+{
+	if (!cfg || size < sizeof(*cfg))
+		return -EINVAL;
+	pg_lock();
+	*cfg = pg.cfg;
+	pg_unlock();
+	return 0;
+}
+
+int pinguard_configure(const struct pinguard_config *cfg, size_t size)
+{
+	struct pinguard_config c;
+	int ret = 0;
+
+	if (!cfg || size < sizeof(c))
+		return -EINVAL;
+	c = *cfg;
+	if (!valid_config(&c))
+		return -EINVAL;
+	pg_lock();
+	if (pg.reg.nsegs && (c.mode != pg.cfg.mode || c.scope != pg.cfg.scope)) {
+		ret = -EBUSY;	/* pinned pages were guarded the old way */
+		goto out;
+	}
+	if (c.kernel != pg.cfg.kernel && pg.kernel != PINGUARD_KERNEL_UNKNOWN &&
+	    c.mode == PINGUARD_MODE_AUTO) {
+		ret = -EBUSY;	/* auto already resolved with the old answer */
+		goto out;
+	}
+	pg.cfg = c;
+	pg.cfg_from_api = true;
+	if (c.mode != PINGUARD_MODE_AUTO) {
+		pg.effective = c.mode;
+		pg.reason = PINGUARD_REASON_CONFIGURED;
+	} else {
+		pg_auto_reapply();	/* the verdicts made so far, if any */
+	}
+	if (pg.effective == PINGUARD_MODE_COPY)
+		pg_plan_init();	/* a fork needs its arrays before it */
+out:
+	pg_unlock();
+	return ret;
+}
+
 const char *pinguard_mode_name(enum pinguard_mode mode)
 {
-	static const char *const n[] = { "auto", "copy", "dontfork", "off" };
-
-	return (unsigned)mode < 4 ? n[mode] : "invalid";
+	return pg_name_of(pg_mode_names, mode);
 }
 
 const char *pinguard_reason_name(enum pinguard_reason reason)
 {
-	static const char *const n[] = {
-		"configured", "pending", "override", "probe", "netlink",
-		"version"
-	};
-
-	return (unsigned)reason < 6 ? n[reason] : "invalid";
+	return pg_name_of(pg_reason_names, reason);
 }
 
 const char *pinguard_kernel_name(enum pinguard_kernel kernel)
 {
-	static const char *const n[] = { "unknown", "patched", "unpatched" };
+	return pg_name_of(pg_kernel_names, kernel);
+}
 
-	return (unsigned)kernel < 3 ? n[kernel] : "invalid";
+const char *pinguard_memkind_name(enum pinguard_memkind kind)
+{
+	return pg_name_of(pg_memkind_names, kind);
 }
 
 const char *pinguard_version(void)

@@ -89,6 +89,21 @@ struct io_uring_params {
 #if !PG_HAVE_RDMA_NLDEV_SYS_ATTR_COPY_ON_FORK
 #define RDMA_NLDEV_SYS_ATTR_COPY_ON_FORK 93
 #endif
+/* The resource dump of MRs (pinguard audit): uapi 4.17, MRN 5.0. */
+#if !PG_HAVE_RDMA_NLDEV_CMD_RES_MR_GET
+#define RDMA_NLDEV_CMD_GET 1
+#define RDMA_NLDEV_CMD_RES_MR_GET 13
+#define RDMA_NLDEV_ATTR_DEV_INDEX 1
+#define RDMA_NLDEV_ATTR_DEV_NAME 2
+#define RDMA_NLDEV_ATTR_RES_PID 28
+#define RDMA_NLDEV_ATTR_RES_MR 40
+#define RDMA_NLDEV_ATTR_RES_MR_ENTRY 41
+#define RDMA_NLDEV_ATTR_RES_IOVA 44
+#define RDMA_NLDEV_ATTR_RES_MRLEN 45
+#endif
+#if !PG_HAVE_RDMA_NLDEV_ATTR_RES_MRN
+#define RDMA_NLDEV_ATTR_RES_MRN 62
+#endif
 
 /* --- libibverbs (rdma-core) -------------------------------------------- */
 #if PG_HAVE_INFINIBAND_VERBS_H

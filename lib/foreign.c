@@ -92,7 +92,7 @@ static int retry_gap(uintptr_t s, uintptr_t e, const struct pg_seg *seg,
 {
 	struct dofork_ctx *c = arg;
 
-	if (seg && (seg->nlong || pg.cfg.scope == PINGUARD_SCOPE_ALL))
+	if (seg && pg_seg_guarded(seg))
 		return 0;
 	pg_reg_walk_gaps(&pg.foreign, s, e, dofork_gap, c);
 	return 0;

@@ -20,17 +20,17 @@
 
 #include "copier.h"
 #include "internal.h"
-#include "next.h"
+#include "names.h"
+#include "handles.h"
 #include "plan.h"
 #include "staging.h"
 #include "sys.h"
 #include "vmacache.h"
 
 static __thread bool t_locked, t_unguarded;
-static uint64_t t_start_ns;
-/* The interposed fork() protected the pinned pages before the real call;
- * the atfork prepare that follows only takes the snapshots. */
-__thread bool pg_t_fork_early __attribute__((tls_model("initial-exec")));
+/* When the guarded fork in progress began: one at a time (the lock is
+ * held from prepare to the parent's side). */
+static uint64_t fork_start_ns;
 
 /* Protect (copy mode: plan + MADV_DONTFORK); stage: take the snapshots
  * too. Called with the lock held. */
@@ -67,7 +67,7 @@ static int prepare(bool strict, bool stage)
 	atomic_fetch_sub(&pg_unguarded_forks, 1);
 	pg_lock();
 	t_locked = true;
-	t_start_ns = pg_now_ns();
+	fork_start_ns = pg_now_ns();
 	pg.cnt.forks_seen++;
 	ret = guard(strict, stage);
 	if (ret) {
@@ -136,11 +136,11 @@ void pinguard_fork_parent(void)
 		return;
 	t_locked = false;
 	pg_plan_copy_parent();
-	ns = pg_now_ns() - t_start_ns;
+	ns = pg_now_ns() - fork_start_ns;
 	pg.cnt.fork_ns += ns;
 	if (pg.reg.nsegs)
 		pg_log(PG_LOG_INFO, "fork guarded (%s): %lu extents, %lu bytes "
-		       "pinned, %lu us", pinguard_mode_name(pg.effective),
+		       "pinned, %lu us", pg_name_of(pg_mode_names, pg.effective),
 		       (unsigned long)pg.reg.extents,
 		       (unsigned long)pg.reg.bytes, (unsigned long)(ns / 1000));
 	pg_unlock();

@@ -6,11 +6,8 @@
 #include <time.h>
 
 #include "internal.h"
+#include "names.h"
 #include "sys.h"
-
-static const char *const level_name[] = {
-	"", "error", "warn", "info", "debug"
-};
 
 uint64_t pg_now_ns(void)
 {
@@ -124,7 +121,7 @@ void pg_log(int level, const char *fmt, ...)
 	if (level > pg.log_level)
 		return;
 	va_start(ap, fmt);
-	emit(level_name[level], fmt, ap);
+	emit(pg_name_of(pg_level_names, level), fmt, ap);
 	va_end(ap);
 }
 

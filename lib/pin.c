@@ -128,7 +128,7 @@ static int apply_dontfork(uintptr_t s, uintptr_t e, const struct pg_seg *seg,
 	struct dontfork_ctx *c = arg;
 	int ret;
 
-	if (seg && (seg->nlong || pg.cfg.scope == PINGUARD_SCOPE_ALL))
+	if (seg && pg_seg_guarded(seg))
 		return 0;	/* already guarded */
 	ret = pg_sys_madvise((void *)s, e - s, MADV_DONTFORK);
 	if (ret) {
@@ -142,7 +142,7 @@ static int undo_dontfork(uintptr_t s, uintptr_t e, const struct pg_seg *seg,
 			 void *arg)
 {
 	(void)arg;
-	if (!seg || !(seg->nlong || pg.cfg.scope == PINGUARD_SCOPE_ALL))
+	if (!seg || !pg_seg_guarded(seg))
 		pg_dofork_except_foreign(s, e);
 	return 0;
 }

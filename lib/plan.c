@@ -155,7 +155,7 @@ static int collect(uintptr_t s, uintptr_t e, const struct pg_seg *seg,
 {
 	struct extent_acc *x = arg;
 
-	if (!seg->nlong && pg.cfg.scope != PINGUARD_SCOPE_ALL)
+	if (!pg_seg_guarded(seg))
 		return 0;	/* short-term only: out of scope */
 	if (x->e == s) {
 		x->e = e;
@@ -227,10 +227,6 @@ static void undo_dontfork(size_t n)
 	}
 }
 
-/* strict: a piece that cannot be made DONTFORK refuses the fork (the
- * interposed fork() can still fail): undo and return -errno. Otherwise
- * (atfork hook, too late to fail) the piece stays unprotected, counted
- * and logged. */
 /* VMAs left under vm.max_map_count (read at this fork) if each planned
  * piece split its VMA twice. */
 static long vma_room(size_t vmas)
@@ -238,6 +234,10 @@ static long vma_room(size_t vmas)
 	return plan.vma_limit - (long)(vmas + 2 * plan.n + 16);
 }
 
+/* strict: a piece that cannot be made DONTFORK refuses the fork (the
+ * interposed fork() can still fail): undo and return -errno. Otherwise
+ * (atfork hook, too late to fail) the piece stays unprotected, counted
+ * and logged. */
 static int apply_dontfork(size_t vmas, bool strict)
 {
 	size_t i;
@@ -483,13 +483,19 @@ void pg_plan_copy_parent(void)
 			fork_error("MADV_DOFORK (later children will not see "
 				   "it) of", p->start, p->end, ret);
 	}
-	/* Kept for the next fork unless near vm.max_map_count (it is one
-	 * more VMA while it waits). */
-	if (plan.stage &&
-	    (ret = pg_staging_put(plan.stage, plan.stage_len, plan.stage_need,
-				  vma_room(pg_vmacache_count()) > 0)))
-		fork_error("unmapping staging", (uintptr_t)plan.stage,
-			   (uintptr_t)plan.stage + plan.stage_len, ret);
+	/* Kept for the next fork only after copies on two threads (4 MiB
+	 * and more: the helper thread unmaps it when no fork comes), and
+	 * not near vm.max_map_count (it is one more VMA while it waits). */
+	if (plan.stage) {
+		ret = pg_staging_put(plan.stage, plan.stage_len,
+				     plan.stage_need, pg_copy_helper_running() &&
+				     vma_room(pg_vmacache_count()) > 0);
+		if (ret > 0)
+			pg_copy_kick();	/* the helper's new deadline */
+		else if (ret < 0)
+			fork_error("unmapping staging", (uintptr_t)plan.stage,
+				   (uintptr_t)plan.stage + plan.stage_len, ret);
+	}
 	plan.stage = NULL;
 	pg_retry_dofork();
 }

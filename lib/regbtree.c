@@ -374,7 +374,7 @@ uint64_t pg_bt_nodes_for(const struct pg_registry *r, uint64_t nseg)
 	return nseg * (r->height + 3u) + 2;
 }
 
-void pg_reg_reset(struct pg_registry *r)
+void pg_bt_clear(struct pg_registry *r)
 {
 	/* Keeps the pool mapping: safe in a fork child, no free(). */
 	r->used = 1;
@@ -406,7 +406,7 @@ int pg_bt_pool_grow(struct pg_registry *r, uint64_t need)
 	if (!r->pool) {
 		r->pool = p;
 		r->cap = (uint32_t)cap;
-		pg_reg_reset(r);
+		pg_bt_clear(r);
 		memset(&r->pool[0], 0, sizeof(r->pool[0]));
 		return 0;
 	}

@@ -71,6 +71,8 @@ void pg_bt_lower_succ(struct pg_registry *r, const struct pg_bt_path *p,
 /* Nodes that inserting nseg segments may need. */
 uint64_t pg_bt_nodes_for(const struct pg_registry *r, uint64_t nseg);
 int pg_bt_pool_grow(struct pg_registry *r, uint64_t need);
+/* Empty the tree; keeps the pool mapping (safe in a fork child). */
+void pg_bt_clear(struct pg_registry *r);
 
 static inline bool pg_bt_pinned_at(const struct pg_registry *r,
 				   uintptr_t page_end)

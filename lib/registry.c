@@ -34,6 +34,11 @@ int pg_reg_reserve_for(struct pg_registry *r, uintptr_t start, uintptr_t end)
 			       pg_bt_nodes_for(r, nseg));
 }
 
+void pg_reg_reset(struct pg_registry *r)
+{
+	pg_bt_clear(r);
+}
+
 static void split_at(struct pg_registry *r, uintptr_t x)
 {
 	struct pg_seg *s = pg_bt_le(r, x), v;

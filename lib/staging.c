@@ -24,7 +24,6 @@
 #include <stdbool.h>
 #include <sys/mman.h>
 
-#include "copier.h"
 #include "internal.h"
 #include "staging.h"
 #include "sys.h"
@@ -161,11 +160,10 @@ int pg_staging_put(void *map, size_t maplen, size_t need, bool may_keep)
 	uintptr_t m = (uintptr_t)map, b = aligned_base(map);
 	uintptr_t e = b + cur_len;
 
-	/* Kept only after copies on two threads (4 MiB and more): the
-	 * helper thread unmaps it when no fork comes. Only the part from
-	 * the aligned base is kept, as one VMA (the rest was never touched). */
+	/* Only the part from the aligned base is kept, as one VMA (the
+	 * rest was never touched). */
 	if (!may_keep || !keep_max || need > keep_max ||
-	    !pg_copy_helper_running() || (b > m && pg_sys_munmap(map, b - m)))
+	    (b > m && pg_sys_munmap(map, b - m)))
 		return pg_sys_munmap(map, maplen);
 	if (m + maplen > e && pg_sys_munmap((void *)e, m + maplen - e))
 		return pg_sys_munmap((void *)b, m + maplen - b);
@@ -174,8 +172,7 @@ int pg_staging_put(void *map, size_t maplen, size_t need, bool may_keep)
 	kept.len = cur_len;
 	pg.cnt.staging_kept = cur_len;
 	atomic_store(&kept_due, pg_now_ns() + KEEP_NS);
-	pg_copy_kick();		/* the helper waits with the new deadline */
-	return 0;
+	return 1;
 }
 
 uint64_t pg_staging_due_ns(void)

@@ -18,7 +18,8 @@ void pg_staging_set_keep_max(size_t bytes);
  * length. NULL (-errno in *err) when no memory could be mapped. */
 void *pg_staging_get(size_t need, uintptr_t *base, size_t *maplen, int *err);
 /* Parent after the fork: keep the region for the next fork (counted in
- * pg.cnt.staging_kept) if may_keep and need allows, or unmap it. 0 or
+ * pg.cnt.staging_kept) if may_keep and need allows, or unmap it. 1 kept
+ * (the caller wakes whoever calls pg_staging_expire), 0 unmapped, or
  * -errno of munmap. */
 int pg_staging_put(void *map, size_t maplen, size_t need, bool may_keep);
 /* The copy helper thread: when to call pg_staging_expire (CLOCK_MONOTONIC

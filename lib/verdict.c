@@ -8,90 +8,17 @@
  * for the life of the process. The mode in force follows the kinds pinned
  * so far: off while all of them are patched, copy (sticky, like the
  * kernel's has_pinned) from the first pin of an unpatched kind; copy from
- * auto then snapshots only pieces of unpatched kinds.
+ * auto then snapshots only pieces of unpatched kinds (kinds.c says which
+ * pieces).
  */
-#include <fcntl.h>
 #include <string.h>
 
 #include "internal.h"
+#include "names.h"
 #include "plan.h"
-#include "sys.h"
-#include "vmacache.h"
 
 static pthread_mutex_t judge_lock = PTHREAD_MUTEX_INITIALIZER;
 static atomic_uint judged;	/* bit per kind with a verdict */
-
-enum { THP_UNREAD = 0, THP_NEVER, THP_MAYBE };
-static int thp_state;
-
-/* /sys/kernel/mm/transparent_hugepage/enabled: "[never]" means no THP
- * can back new faults. Unreadable (no THP support): never. */
-static int thp_enabled(void)
-{
-	char buf[64];
-	ssize_t n;
-	int fd;
-
-	if (thp_state != THP_UNREAD)
-		return thp_state;
-	fd = pg_sys_open("/sys/kernel/mm/transparent_hugepage/enabled",
-			 O_RDONLY | O_CLOEXEC);
-	n = fd < 0 ? -1 : pg_sys_read(fd, buf, sizeof(buf) - 1);
-	if (fd >= 0)
-		pg_sys_close(fd);
-	if (n <= 0) {
-		thp_state = THP_NEVER;
-	} else {
-		buf[n] = 0;
-		thp_state = strstr(buf, "[never]") ? THP_NEVER : THP_MAYBE;
-	}
-	return thp_state;
-}
-
-/* A THP needs a whole aligned 2 MiB block inside a private anonymous VMA;
- * the pin may cover part of it (a pinned 4 KiB page of a THP pins the
- * THP). Whether the VMA has MADV_HUGEPAGE is not in /proc/self/maps:
- * "possible" errs on the side of judging (and guarding) THP too. */
-bool pg_thp_possible(const struct pg_vma *v, uintptr_t s, uintptr_t e)
-{
-	uintptr_t lo, hi;
-
-	if (v->flags & (PG_VMA_SHARED | PG_VMA_FILE | PG_VMA_HUGETLB))
-		return false;
-	if (thp_state == THP_NEVER)
-		return false;
-	lo = pg_align_down(v->start + PG_THP_SIZE - 1, PG_THP_SIZE);
-	hi = pg_align_down(v->end, PG_THP_SIZE);
-	if (s < lo)
-		s = lo;
-	if (e > hi)
-		e = hi;
-	return s < e;
-}
-
-unsigned pg_kinds_of(uintptr_t s, uintptr_t e)
-{
-	const struct pg_vma *v;
-	unsigned kinds = 0;
-	size_t i, n;
-
-	thp_enabled();
-	v = pg_vmacache_last(&n);
-	for (i = 0; i < n; i++) {
-		if (v[i].flags & PG_VMA_SHARED)
-			continue;	/* never copy-on-write */
-		if (v[i].flags & PG_VMA_HUGETLB) {
-			kinds |= 1u << PINGUARD_MEM_HUGETLB;
-			continue;
-		}
-		kinds |= 1u << PINGUARD_MEM_4K;
-		if (pg_thp_possible(&v[i], s, e))
-			kinds |= 1u << PINGUARD_MEM_THP;
-	}
-	/* Only shared memory: nothing to judge, but the first pin decides
-	 * auto mode as it always did, by the base pages. */
-	return kinds ? kinds : 1u << PINGUARD_MEM_4K;
-}
 
 unsigned pg_kinds_unjudged(unsigned kinds)
 {
@@ -139,8 +66,9 @@ static void judge(enum pinguard_memkind k)
 	sum_up();
 	pg_unlock();
 	pg_log(PG_LOG_INFO, "auto mode: %s pages: kernel %s (by %s, %lu us)",
-	       pinguard_memkind_name(k), pinguard_kernel_name(ki.kernel),
-	       pinguard_reason_name(ki.reason),
+	       pg_name_of(pg_memkind_names, k),
+	       pg_name_of(pg_kernel_names, ki.kernel),
+	       pg_name_of(pg_reason_names, ki.reason),
 	       (unsigned long)(ki.probe_ns / 1000));
 }
 
@@ -158,11 +86,6 @@ void pg_judge_kinds(unsigned kinds)
 	pthread_mutex_unlock(&judge_lock);
 }
 
-static bool unpatched(enum pinguard_memkind k)
-{
-	return pg.kinds[k].kernel != PINGUARD_KERNEL_PATCHED;
-}
-
 void pg_auto_apply(unsigned kinds)
 {
 	int k;
@@ -174,19 +97,19 @@ void pg_auto_apply(unsigned kinds)
 		if (!(kinds & (1u << k)) ||
 		    pg.kinds[k].kernel == PINGUARD_KERNEL_UNKNOWN)
 			continue;
-		if (unpatched((enum pinguard_memkind)k)) {
+		if (pg_kind_unpatched((enum pinguard_memkind)k)) {
 			pg.effective = PINGUARD_MODE_COPY;
 			pg.reason = pg.kinds[k].reason;
-			pg_plan_init();
+			pg_plan_init();	/* a fork needs its arrays before it */
 			pg_log(PG_LOG_INFO, "auto mode: copy for %s pages",
-			       pinguard_memkind_name(k));
+			       pg_name_of(pg_memkind_names, k));
 			return;
 		}
 		if (pg.effective == PINGUARD_MODE_AUTO) {
 			pg.effective = PINGUARD_MODE_OFF;
 			pg.reason = pg.kinds[k].reason;
 			pg_log(PG_LOG_INFO, "auto mode: off (%s pages: kernel "
-			       "patched)", pinguard_memkind_name(k));
+			       "patched)", pg_name_of(pg_memkind_names, k));
 		}
 	}
 }
@@ -206,17 +129,6 @@ void pg_auto_judge_all(void)
 	pg_unlock();
 }
 
-bool pg_kind_needs_guard(const struct pg_vma *v, uintptr_t s, uintptr_t e)
-{
-	if (pg.cfg.mode != PINGUARD_MODE_AUTO || !v)
-		return true;	/* a configured copy mode copies everything */
-	if (v->flags & PG_VMA_HUGETLB)
-		return unpatched(PINGUARD_MEM_HUGETLB);
-	/* a kind not judged yet (the VMA grew since the pin) is guarded */
-	return unpatched(PINGUARD_MEM_4K) ||
-	       (pg_thp_possible(v, s, e) && unpatched(PINGUARD_MEM_THP));
-}
-
 /* A probe in flight on another thread at fork leaves judge_lock held in
  * the child: start it afresh (verdicts made stay valid: same kernel). */
 void pg_verdict_reset_child(void)
@@ -224,11 +136,4 @@ void pg_verdict_reset_child(void)
 	pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
 
 	memcpy(&judge_lock, &fresh, sizeof(fresh));
-}
-
-const char *pinguard_memkind_name(enum pinguard_memkind kind)
-{
-	static const char *const n[] = { "4k", "thp", "hugetlb" };
-
-	return (unsigned)kind < PINGUARD_MEM_KINDS ? n[kind] : "invalid";
 }

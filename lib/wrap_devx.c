@@ -3,7 +3,7 @@
  * dma-buf umems are device memory and are passed through. */
 #include "compat.h"
 #include "internal.h"
-#include "next.h"
+#include "wrap.h"
 
 #define MLX5 "libmlx5.so.1"
 

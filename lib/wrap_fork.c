@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "internal.h"
-#include "next.h"
+#include "wrap.h"
 
 #define LIBC "libc.so.6"
 

@@ -17,7 +17,7 @@
 
 #include "compat.h"
 #include "internal.h"
-#include "next.h"
+#include "wrap.h"
 
 #define IBVERBS "libibverbs.so.1"
 

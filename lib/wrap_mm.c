@@ -14,6 +14,7 @@
 #include <sys/shm.h>
 
 #include "internal.h"
+#include "wrap.h"
 #include "sys.h"
 
 static long ret_errno(long r)
@@ -41,7 +42,7 @@ static int reassert(uintptr_t s, uintptr_t e, const struct pg_seg *seg,
 		    void *arg)
 {
 	(void)arg;
-	if (seg->nlong || pg.cfg.scope == PINGUARD_SCOPE_ALL)
+	if (pg_seg_guarded(seg))
 		pg_sys_madvise((void *)s, e - s, MADV_DONTFORK);
 	return 0;
 }

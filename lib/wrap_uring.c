@@ -10,7 +10,7 @@
 
 #include "compat.h"
 #include "internal.h"
-#include "next.h"
+#include "wrap.h"
 
 /* liburing 2.x; 0.x (Debian 11, Ubuntu 20.04) is liburing.so.1, whose
  * symbols are versioned LIBURING_0.x: found by name alone, and by the

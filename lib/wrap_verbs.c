@@ -11,7 +11,7 @@
  */
 #include "compat.h"
 #include "internal.h"
-#include "next.h"
+#include "wrap.h"
 
 #define IBVERBS "libibverbs.so.1"
 
@@ -22,12 +22,6 @@
 static bool access_pins(unsigned int access)
 {
 	return !(access & IBV_ACCESS_ON_DEMAND);
-}
-
-bool pg_ibv_access_readonly(unsigned int access)
-{
-	return !(access & (IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE |
-			   IBV_ACCESS_REMOTE_ATOMIC));
 }
 
 /* Before the real registration: true if pinned. */
@@ -46,63 +40,45 @@ static struct ibv_mr *mr_done(struct ibv_mr *mr, bool pinned, void *addr,
 	return mr;
 }
 
+/* The body of each ibv_reg_mr* wrapper: find the real call (fn, at
+ * version), pin around it, keep the pin with the MR or roll it back.
+ * Nested (rdma-core 44's ibv_reg_mr jumps to ibv_reg_mr_iova2 through the
+ * PLT), only pass through. The variadic arguments are the real call's. */
+#define REG_MR_BODY(fn, version, addr, length, access, ...) do {	\
+	static __typeof__(fn) *next;					\
+	bool pinned;							\
+									\
+	PG_NEXT(next, IBVERBS, #fn, version);				\
+	if (!next) {							\
+		errno = ENOSYS;						\
+		return NULL;						\
+	}								\
+	if (pg_wrap_depth)						\
+		return next(__VA_ARGS__);				\
+	pinned = mr_pin(addr, length, (unsigned int)(access));		\
+	return mr_done(next(__VA_ARGS__), pinned, addr, length,	\
+		       (unsigned int)(access));				\
+} while (0)
+
 struct ibv_mr *ibv_reg_mr(struct ibv_pd *pd, void *addr, size_t length,
 			  int access)
 {
-	static struct ibv_mr *(*next)(struct ibv_pd *, void *, size_t, int);
-	bool pinned;
-
-	PG_NEXT(next, IBVERBS, "ibv_reg_mr", "IBVERBS_1.1");
-	if (!next) {
-		errno = ENOSYS;
-		return NULL;
-	}
-	/* rdma-core 44: ibv_reg_mr jumps to ibv_reg_mr_iova2 via the PLT */
-	if (pg_wrap_depth)
-		return next(pd, addr, length, access);
-	pinned = mr_pin(addr, length, (unsigned int)access);
-	return mr_done(next(pd, addr, length, access), pinned, addr, length,
-		       (unsigned int)access);
+	REG_MR_BODY(ibv_reg_mr, "IBVERBS_1.1", addr, length, access,
+		    pd, addr, length, access);
 }
 
 struct ibv_mr *ibv_reg_mr_iova(struct ibv_pd *pd, void *addr, size_t length,
 			       uint64_t iova, int access)
 {
-	static struct ibv_mr *(*next)(struct ibv_pd *, void *, size_t,
-				      uint64_t, int);
-	bool pinned;
-
-	PG_NEXT(next, IBVERBS, "ibv_reg_mr_iova", "IBVERBS_1.7");
-	if (!next) {
-		errno = ENOSYS;
-		return NULL;
-	}
-	/* rdma-core 44: ibv_reg_mr jumps to ibv_reg_mr_iova2 via the PLT */
-	if (pg_wrap_depth)
-		return next(pd, addr, length, iova, access);
-	pinned = mr_pin(addr, length, (unsigned int)access);
-	return mr_done(next(pd, addr, length, iova, access), pinned, addr,
-		       length, (unsigned int)access);
+	REG_MR_BODY(ibv_reg_mr_iova, "IBVERBS_1.7", addr, length, access,
+		    pd, addr, length, iova, access);
 }
 
 struct ibv_mr *ibv_reg_mr_iova2(struct ibv_pd *pd, void *addr, size_t length,
 				uint64_t iova, unsigned int access)
 {
-	static struct ibv_mr *(*next)(struct ibv_pd *, void *, size_t,
-				      uint64_t, unsigned int);
-	bool pinned;
-
-	PG_NEXT(next, IBVERBS, "ibv_reg_mr_iova2", "IBVERBS_1.8");
-	if (!next) {
-		errno = ENOSYS;
-		return NULL;
-	}
-	/* rdma-core 44: ibv_reg_mr jumps to ibv_reg_mr_iova2 via the PLT */
-	if (pg_wrap_depth)
-		return next(pd, addr, length, iova, access);
-	pinned = mr_pin(addr, length, access);
-	return mr_done(next(pd, addr, length, iova, access), pinned, addr,
-		       length, access);
+	REG_MR_BODY(ibv_reg_mr_iova2, "IBVERBS_1.8", addr, length, access,
+		    pd, addr, length, iova, access);
 }
 
 int ibv_dereg_mr(struct ibv_mr *mr)

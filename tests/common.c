@@ -11,6 +11,10 @@
 #include <unistd.h>
 
 #include "common.h"
+#include "registry.h"	/* the registry, read to unpin leftovers */
+
+/* libpinguard exports it for `pinguard status` (state.h) */
+extern const struct pg_global *const pinguard_state_v1;
 
 uint64_t pagemap(const void *addr)
 {
@@ -211,4 +215,126 @@ int child_finish(struct child *c)
 	if (WIFSIGNALED(st))
 		return -WTERMSIG(st);
 	return r;
+}
+
+/* The configuration every case starts with, recorded at the first
+ * case's setup (after the group's own setup chose a mode). */
+static struct pinguard_config initial_cfg;
+static bool have_initial_cfg;
+
+int pg_test_setup(void **state)
+{
+	(void)state;
+	if (!have_initial_cfg) {
+		if (pinguard_get_config(&initial_cfg, sizeof(initial_cfg)))
+			return -1;
+		have_initial_cfg = true;
+	}
+	if (stats().pinned_ranges) {
+		print_error("setup: %lu ranges still pinned by an earlier "
+			    "case\n", (unsigned long)stats().pinned_ranges);
+		return -1;
+	}
+	return 0;
+}
+
+/* Segments of the library's registry, in address order: the leftmost
+ * leaf, then the leaf chain (pinguard_state_v1 and state.h are what
+ * `pinguard status` reads too). Single-threaded here: no lock needed. */
+static size_t registry_segments(struct pg_seg *out, size_t cap)
+{
+	const struct pg_registry *r = &pinguard_state_v1->reg;
+	uint32_t node = r->root, h;
+	size_t n = 0;
+
+	if (!r->height)
+		return 0;
+	for (h = 1; h < r->height; h++)
+		node = r->pool[node].child[0];
+	for (; node != PG_NIL; node = r->pool[node].next)
+		for (uint16_t i = 0; i < r->pool[node].n && n < cap; i++)
+			out[n++] = r->pool[node].seg[i];
+	return n;
+}
+
+/* Unpin every maximal run of pinned pages once, until nothing is pinned
+ * (the registry knows pages, not the pin calls that made them). */
+static int unpin_all(unsigned *calls)
+{
+	static struct pg_seg seg[4096];
+	size_t i, j, n;
+	int ret;
+
+	while ((n = registry_segments(seg, 4096))) {
+		for (i = 0; i < n; i = j) {
+			for (j = i + 1; j < n && seg[j].start == seg[j - 1].end;
+			     j++)
+				;
+			ret = pinguard_unpin((void *)seg[i].start,
+					     seg[j - 1].end - seg[i].start);
+			if (ret) {
+				print_error("teardown: unpin %#lx+%lu: %d\n",
+					    (unsigned long)seg[i].start,
+					    (unsigned long)(seg[j - 1].end -
+							    seg[i].start), ret);
+				return -1;
+			}
+			++*calls;
+		}
+	}
+	return 0;
+}
+
+int pg_test_teardown(void **state)
+{
+	unsigned calls = 0;
+	int ret;
+
+	(void)state;
+	if (unpin_all(&calls))
+		return -1;
+	if (calls)
+		print_message("teardown: %u unpin calls for pins the case "
+			      "left\n", calls);
+	if (have_initial_cfg &&
+	    (ret = pinguard_configure(&initial_cfg, sizeof(initial_cfg)))) {
+		print_error("teardown: restoring the configuration: %d\n", ret);
+		return -1;
+	}
+	return 0;
+}
+
+int pg_run_group(const char *name, const struct CMUnitTest *tests, size_t n,
+		 CMFixtureFunction setup, CMFixtureFunction teardown)
+{
+	const char *order = getenv("PG_TEST_ORDER");
+	struct CMUnitTest *t = calloc(n, sizeof(*t));
+	unsigned seed;
+	size_t i;
+	int ret;
+
+	if (!t)
+		return 1;
+	memcpy(t, tests, n * sizeof(*t));
+	if (order && !strcmp(order, "reverse")) {
+		for (i = 0; i < n; i++)
+			t[i] = tests[n - 1 - i];
+	} else if (order && sscanf(order, "shuffle:%u", &seed) == 1) {
+		srand(seed);
+		for (i = n; i > 1; i--) {
+			size_t j = (size_t)rand() % i;
+			struct CMUnitTest x = t[i - 1];
+
+			t[i - 1] = t[j];
+			t[j] = x;
+		}
+	} else if (order && strcmp(order, "given")) {
+		fprintf(stderr, "PG_TEST_ORDER=%s: expected given, reverse "
+			"or shuffle:SEED\n", order);
+		free(t);
+		return 1;
+	}
+	ret = _cmocka_run_group_tests(name, t, n, setup, teardown);
+	free(t);
+	return ret;
 }

@@ -41,7 +41,7 @@ void *map_hugetlb(size_t len);
 void set_mode(enum pinguard_mode mode);
 struct pinguard_stats stats(void);
 
-/* Run fn in a forked child that stays alive until released; see fork.c */
+/* Run fn in a forked child that stays alive until released (common.c). */
 struct child {
 	pid_t pid;
 	int go[2], res[2];
@@ -49,5 +49,24 @@ struct child {
 /* Fork; the child waits for release, runs fn, reports its int result. */
 void child_start(struct child *c, int (*fn)(void *), void *arg);
 int child_finish(struct child *c);	/* release, wait, result or -signal */
+
+/*
+ * Every case starts from a clean state: the configuration the group
+ * started with (after its group setup) and nothing pinned. PG_TEST(fn)
+ * runs fn between pg_test_setup (records that configuration the first
+ * time; fails if something is still pinned) and pg_test_teardown (unpins
+ * whatever the case left pinned, found in the library's registry, and
+ * restores the configuration). pg_run_group runs the cases in the order
+ * PG_TEST_ORDER says: unset or "given", "reverse", or "shuffle:SEED".
+ */
+#define PG_TEST(fn) \
+	cmocka_unit_test_setup_teardown(fn, pg_test_setup, pg_test_teardown)
+int pg_test_setup(void **state);
+int pg_test_teardown(void **state);
+int pg_run_group(const char *name, const struct CMUnitTest *tests, size_t n,
+		 CMFixtureFunction setup, CMFixtureFunction teardown);
+#define PG_RUN_GROUP(tests, setup, teardown) \
+	pg_run_group(__FILE__, tests, sizeof(tests) / sizeof((tests)[0]), \
+		     setup, teardown)
 
 #endif

@@ -10,7 +10,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -25,9 +24,7 @@ struct hugesize {
 };
 
 struct facts {
-	struct pinguard_mode_info mode;
-	int pin_error;
-	int kind_error[PINGUARD_MEM_KINDS];	/* mapping or pinning it */
+	struct kernel_facts k;
 	struct utsname uts;
 	int uring_errno;		/* 0: io_uring_setup worked */
 	long uring_disabled;		/* kernel.io_uring_disabled, -1 absent */
@@ -51,61 +48,6 @@ static long read_long(const char *path)
 		fclose(f);
 	}
 	return v;
-}
-
-/* Pin without touching: the library's own probes map and fault in what
- * they need, and an untouched MAP_NORESERVE huge page costs no free huge
- * page (the hugetlb probe needs one). */
-static int pin_kind(enum pinguard_memkind kind)
-{
-	size_t huge = 2ul << 20, len = kind == PINGUARD_MEM_4K ? 3 * 4096 :
-				       2 * huge;
-	int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
-	char *p, *at;
-	int ret;
-
-	if (kind == PINGUARD_MEM_HUGETLB) {
-		flags |= MAP_HUGETLB;
-		len = huge;
-	}
-	p = mmap(NULL, len, PROT_READ | PROT_WRITE, flags, -1, 0);
-	if (p == MAP_FAILED)
-		return -errno;
-	at = p;
-	if (kind == PINGUARD_MEM_4K) {
-		/* a VMA of its own, too small for a THP */
-		mprotect(p, 4096, PROT_NONE);
-		mprotect(p + 2 * 4096, 4096, PROT_NONE);
-		at = p + 4096;
-	} else if (kind == PINGUARD_MEM_THP) {
-		at = (char *)(((uintptr_t)p + huge - 1) & ~(huge - 1));
-	}
-	ret = pinguard_pin(at, 4096, 0);
-	if (!ret)
-		pinguard_unpin(at, 4096);
-	munmap(p, len);
-	return ret;
-}
-
-/* Let the library run its detection chain: auto mode, one pin of each
- * kind of memory. The PINGUARD_KERNEL* overrides from the environment
- * are kept. */
-static void ask_library(struct facts *fx)
-{
-	struct pinguard_config cfg;
-	int k;
-
-	fx->pin_error = pinguard_get_config(&cfg, sizeof(cfg));
-	if (!fx->pin_error) {
-		cfg.mode = PINGUARD_MODE_AUTO;
-		fx->pin_error = pinguard_configure(&cfg, sizeof(cfg));
-	}
-	for (k = 0; !fx->pin_error && k < PINGUARD_MEM_KINDS; k++) {
-		fx->kind_error[k] = pin_kind((enum pinguard_memkind)k);
-		if (k == PINGUARD_MEM_4K)
-			fx->pin_error = fx->kind_error[k];
-	}
-	pinguard_get_mode(&fx->mode, sizeof(fx->mode));
 }
 
 static void look_around(struct facts *fx)
@@ -208,7 +150,7 @@ static const char *verdict(const struct pinguard_mode_info *m)
 
 static void print_text(const struct facts *fx)
 {
-	const struct pinguard_mode_info *m = &fx->mode;
+	const struct pinguard_mode_info *m = &fx->k.mode;
 	const char *v = verdict(m);
 	int i, k;
 
@@ -227,14 +169,14 @@ static void print_text(const struct facts *fx)
 		       "the child; guarding is needed.\n");
 	else
 		printf("unknown (the library could not pin a page: %s)\n",
-		       strerror(-fx->pin_error));
+		       strerror(-fx->k.pin_error));
 	for (k = 0; k < PINGUARD_MEM_KINDS; k++) {
 		const struct pinguard_kind_info *ki = &m->kinds[k];
 
 		printf("  %-23s ", kind_label[k]);
 		if (ki->kernel == PINGUARD_KERNEL_UNKNOWN)
-			printf("not judged (%s)\n", fx->kind_error[k] ?
-			       strerror(-fx->kind_error[k]) : "no pin");
+			printf("not judged (%s)\n", fx->k.kind_error[k] ?
+			       strerror(-fx->k.kind_error[k]) : "no pin");
 		else
 			printf("%-9s by %s, %.0f us\n",
 			       pinguard_kernel_name(ki->kernel),
@@ -270,7 +212,7 @@ static void print_text(const struct facts *fx)
 
 static void print_json(const struct facts *fx)
 {
-	const struct pinguard_mode_info *m = &fx->mode;
+	const struct pinguard_mode_info *m = &fx->k.mode;
 	int i;
 
 	printf("{\"version\": ");
@@ -285,7 +227,7 @@ static void print_json(const struct facts *fx)
 	       m->kernel == PINGUARD_KERNEL_PATCHED ? "false" :
 	       m->kernel == PINGUARD_KERNEL_UNPATCHED ? "true" : "null",
 	       pinguard_reason_name(m->reason), pinguard_mode_name(m->effective),
-	       fx->pin_error, fx->uring_errno ? "false" : "true",
+	       fx->k.pin_error, fx->uring_errno ? "false" : "true",
 	       fx->uring_errno, fx->uring_disabled);
 	for (i = 0; i < fx->nrdma; i++) {
 		printf(i ? ", " : "");
@@ -300,7 +242,7 @@ static void print_json(const struct facts *fx)
 		       pinguard_kernel_name(m->kinds[i].kernel),
 		       pinguard_reason_name(m->kinds[i].reason),
 		       (double)m->kinds[i].probe_ns / 1000,
-		       fx->kind_error[i]);
+		       fx->k.kind_error[i]);
 	printf("}, \"hugepages\": {\"nr_hugepages\": %ld, \"sizes\": [",
 	       fx->nr_hugepages);
 	for (i = 0; i < fx->nhuge; i++)
@@ -329,11 +271,11 @@ int cmd_probe(int argc, char **argv)
 					   argv[i]);
 	}
 	memset(&fx, 0, sizeof(fx));
-	ask_library(&fx);
+	kernel_judge(&fx.k);
 	look_around(&fx);
 	if (json)
 		print_json(&fx);
 	else
 		print_text(&fx);
-	return fx.mode.kernel == PINGUARD_KERNEL_UNKNOWN ? EX_FAIL : EX_OK;
+	return fx.k.mode.kernel == PINGUARD_KERNEL_UNKNOWN ? EX_FAIL : EX_OK;
 }

@@ -17,7 +17,7 @@ int read_maps(int pid, struct mapping **out, size_t *n)
 	size_t cap = 0, lcap = 0;
 	struct mapping m;
 	FILE *f;
-	int k;
+	int k, nomem = 0;
 
 	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
 	f = fopen(path, "re");
@@ -35,18 +35,38 @@ int read_maps(int pid, struct mapping **out, size_t *n)
 		if (*n == cap) {
 			struct mapping *t = realloc(*out, (cap = cap * 2 + 64) *
 						    sizeof(m));
-			if (!t)
+			if (!t) {
+				nomem = 1;
 				break;
+			}
 			*out = t;
 		}
 		m.path = strdup(p);
+		if (!m.path) {
+			nomem = 1;
+			break;
+		}
 		(*out)[(*n)++] = m;
 	}
 	free(line);
 	/* another user's maps: the kernel refuses at read time */
-	k = ferror(f) ? -errno : 0;
+	k = nomem ? -ENOMEM : ferror(f) ? -errno : *n ? 0 : -ESRCH;
 	fclose(f);
-	return k ? k : *n ? 0 : -ESRCH;
+	if (k) {
+		free_maps(*out, *n);
+		*out = NULL;
+		*n = 0;
+	}
+	return k;
+}
+
+void free_maps(struct mapping *maps, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(maps[i].path);
+	free(maps);
 }
 
 /* Open the library file the process mapped, the same inode: through its

@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * vm.max_map_count lowered (root only) close to the process's VMA count.
+ * A process close to vm.max_map_count: filled with VMAs of its own up to
+ * the limit less a margin (mprotect of every other page of a PROT_NONE
+ * reservation), or, where the limit is too high to fill (above 300,000
+ * VMAs of room), with the limit lowered (root only).
  *
  *   test_max_map_count copy       pin 200 disjoint pages of one mapping,
  *                                 lower the limit to VMAs + 16, fork with
@@ -17,10 +20,12 @@
  * the child lives, or fork fails with errno; the child sees fork-time data
  * or no mapping; a failed pin changes nothing; the registry is exact; no
  * "dc" is left after unpin; the VMA count after fork and after unpin is not
- * above the count before. The sysctl is global: it is lowered only for the
- * few milliseconds of the fork and restored on every path (atexit, and a
- * signal handler that writes the saved value with write(2); only SIGKILL
- * can leave it lowered: then write the value printed at start back).
+ * above the count before. Filling touches nothing outside this process,
+ * so other programs running meanwhile are unaffected. The sysctl is
+ * global: when it must be lowered, only for the few milliseconds of the
+ * fork, restored on every path (atexit, and a signal handler that writes
+ * the saved value with write(2); only SIGKILL can leave it lowered: then
+ * write the value printed at start back).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -44,6 +49,7 @@
 #define RANGES 200
 #define STRIDE 20		/* pages: wider than the plan's 64 KiB merge */
 #define MARGIN 16
+#define FILL_MAX 300000		/* VMAs of room we fill rather than lower */
 
 static char saved[32];
 static size_t saved_len;
@@ -102,6 +108,26 @@ static int vma_count(void)
 		n += c == '\n';
 	fclose(f);
 	return n;
+}
+
+/* Add VMAs of our own until the process has about target: every other
+ * page of a PROT_NONE reservation made readable splits it twice. */
+static bool fill_to(long target)
+{
+	long now = vma_count(), n, i;
+	char *res;
+
+	if (now < 0 || target <= now + 1)
+		return now >= 0;
+	n = (target - now) / 2;
+	res = mmap(NULL, (size_t)(2 * n + 1) * PAGE, PROT_NONE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (res == MAP_FAILED)
+		return false;
+	for (i = 0; i < n; i++)
+		if (mprotect(res + (2 * i + 1) * PAGE, PAGE, PROT_READ))
+			return false;
+	return true;
 }
 
 static int dc_vmas(const void *addr, size_t len)
@@ -196,6 +222,7 @@ int main(int argc, char **argv)
 {
 	bool dontfork = argc > 1 && !strcmp(argv[1], "dontfork");
 	bool cold = argc > 1 && !strcmp(argv[1], "copy-cold");
+	bool fill;
 	struct pinguard_config cfg;
 	struct pinguard_stats s0, s1;
 	size_t i, len = (size_t)RANGES * STRIDE * PAGE;
@@ -205,10 +232,6 @@ int main(int argc, char **argv)
 	FILE *f;
 
 	setvbuf(stdout, NULL, _IONBF, 0);
-	if (geteuid() != 0) {
-		printf("SKIP: lowering vm.max_map_count needs root\n");
-		return 77;
-	}
 	f = fopen(SYSCTL, "r");
 	if (!f || !fgets(saved, sizeof(saved), f)) {
 		printf("SKIP: cannot read " SYSCTL "\n");
@@ -216,8 +239,15 @@ int main(int argc, char **argv)
 	}
 	fclose(f);
 	saved_len = strlen(saved);
-	if (access(SYSCTL, W_OK)) {
-		printf("SKIP: " SYSCTL " is not writable (container?)\n");
+	fill = atol(saved) - vma_count() <= FILL_MAX;
+	if (!fill && geteuid() != 0) {
+		printf("SKIP: vm.max_map_count %ld is too high to fill; "
+		       "lowering it needs root\n", atol(saved));
+		return 77;
+	}
+	if (!fill && access(SYSCTL, W_OK)) {
+		printf("SKIP: vm.max_map_count %ld is too high to fill, and "
+		       SYSCTL " is not writable (container?)\n", atol(saved));
 		return 77;
 	}
 	atexit(restore);
@@ -244,6 +274,14 @@ int main(int argc, char **argv)
 		return 2;
 	for (i = 0; i < len; i += 8)
 		*(uint64_t *)(buf + i) = pattern(buf + i);
+	/* Filling: most of it now, so that the first guarded fork below
+	 * sizes pinguard's lasting arrays (the VMA cache) for this many
+	 * VMAs; the rest once pinguard's own mappings are in place. */
+	if (fill && !fill_to(atol(saved) - MARGIN - 64)) {
+		printf("FAIL: cannot fill the process with VMAs: %s\n",
+		       strerror(errno));
+		return 1;
+	}
 	/* warm up pinguard's own allocations (registry, VMA cache) */
 	r = pinguard_pin(buf, PAGE, 0);
 	CHECK(r == 0 && pinguard_unpin(buf, PAGE) == 0, "warm-up pin: %d", r);
@@ -270,14 +308,31 @@ int main(int argc, char **argv)
 			npinned += r == 0;
 		}
 	}
-	v0 = vma_count();
-	limit = v0 + MARGIN;
-	printf("%s mode: %d VMAs, vm.max_map_count %ld -> %ld\n",
-	       dontfork ? "dontfork" : "copy", v0, atol(saved), limit);
 	if (pipe(go) || pipe(res))
 		return 2;
+	if (fill) {
+		limit = atol(saved);
+		if (!fill_to(limit - MARGIN)) {
+			printf("FAIL: cannot fill the process with VMAs: %s\n",
+			       strerror(errno));
+			return 1;
+		}
+		/* pinguard's VMA cache grows to the new count at the next
+		 * pin: let that happen before counting */
+		r = pinguard_pin(buf, PAGE, 0);
+		CHECK(r == 0 && pinguard_unpin(buf, PAGE) == 0,
+		      "warm-up pin after filling: %d", r);
+		v0 = vma_count();
+		printf("%s mode: filled to %d VMAs, vm.max_map_count %ld\n",
+		       dontfork ? "dontfork" : "copy", v0, limit);
+	} else {
+		v0 = vma_count();
+		limit = v0 + MARGIN;
+		printf("%s mode: %d VMAs, vm.max_map_count %ld -> %ld\n",
+		       dontfork ? "dontfork" : "copy", v0, atol(saved), limit);
+	}
 	s0 = stats();
-	if (!set_limit(limit)) {
+	if (!fill && !set_limit(limit)) {
 		restore();
 		printf("SKIP: cannot write " SYSCTL "\n");
 		return 77;
@@ -370,7 +425,14 @@ int main(int argc, char **argv)
 	CHECK(dc_vmas(buf, len) == 0, "MADV_DONTFORK left after unpin");
 	v1 = vma_count();
 	printf("after unpin: %d VMAs\n", v1);
-	CHECK(cold || v1 <= v0, "VMA count after unpin %d > %d before", v1, v0);
+	/* dontfork: the first pin refused at the limit may leave one split
+	 * behind: the kernel split the VMA at the range's start, found no
+	 * room for the second split and failed the madvise, and nothing
+	 * merges the two equal halves again (an madvise or mprotect that
+	 * changes nothing returns early). Only that pin can: the ones after
+	 * it fail at the first split. */
+	CHECK(cold || v1 <= v0 + (dontfork && npinned < RANGES),
+	      "VMA count after unpin %d > %d before", v1, v0);
 	printf("%s\n", failures ? "FAILED" : "ok");
 	return failures ? 1 : 0;
 }

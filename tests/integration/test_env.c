@@ -573,25 +573,25 @@ static void keep_staging_env(void **state)
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(clean_environment_is_silent),
-		cmocka_unit_test(garbage_values_warn_once),
-		cmocka_unit_test(empty_values_warn_once),
-		cmocka_unit_test(overlong_values_warn_once),
-		cmocka_unit_test(all_bad_at_once),
-		cmocka_unit_test(warning_lists_all_choices),
-		cmocka_unit_test(mixed_case_values_accepted),
-		cmocka_unit_test(stats_summary_at_exit),
-		cmocka_unit_test(log_info_reports_guarded_fork),
-		cmocka_unit_test(log_file_is_private),
-		cmocka_unit_test(kernel_override_unpatched),
-		cmocka_unit_test(kernel_override_patched),
-		cmocka_unit_test(configured_mode_wins_over_kernel),
-		cmocka_unit_test(auto_mode_probes_patched_host),
-		cmocka_unit_test(probe_does_not_disturb_application),
-		cmocka_unit_test(keep_staging_env),
+		PG_TEST(clean_environment_is_silent),
+		PG_TEST(garbage_values_warn_once),
+		PG_TEST(empty_values_warn_once),
+		PG_TEST(overlong_values_warn_once),
+		PG_TEST(all_bad_at_once),
+		PG_TEST(warning_lists_all_choices),
+		PG_TEST(mixed_case_values_accepted),
+		PG_TEST(stats_summary_at_exit),
+		PG_TEST(log_info_reports_guarded_fork),
+		PG_TEST(log_file_is_private),
+		PG_TEST(kernel_override_unpatched),
+		PG_TEST(kernel_override_patched),
+		PG_TEST(configured_mode_wins_over_kernel),
+		PG_TEST(auto_mode_probes_patched_host),
+		PG_TEST(probe_does_not_disturb_application),
+		PG_TEST(keep_staging_env),
 	};
 
 	if (argc == 3 && !strcmp(argv[1], CHILD_ARG))
 		return child_main(argv[2]);
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return PG_RUN_GROUP(tests, NULL, NULL);
 }

@@ -16,7 +16,7 @@ empty=$(abs "$3")
 # the library's defaults, whatever the caller's environment says
 unset PINGUARD_MODE PINGUARD_PRETOUCH PINGUARD_SCOPE PINGUARD_KERNEL \
 	PINGUARD_LOG PINGUARD_LOG_FILE PINGUARD_STATS
-[ -z "${PG_TEST_SANITIZED:-}" ] || { echo "SKIP: sanitizer build: the ASan/LSan runtime makes its own system calls and cannot run under strace (ptrace)"; exit 77; }
+[ -z "${PG_TEST_SANITIZED:-}" ] || { echo "SKIP: sanitizer build: the ASan/LSan or TSan runtime makes system calls of its own, and LSan cannot run under strace (ptrace)"; exit 77; }
 command -v strace >/dev/null 2>&1 ||
 	{ echo "SKIP: strace is not installed (apt-get install strace)"; exit 77; }
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/pg-idle.XXXXXX")

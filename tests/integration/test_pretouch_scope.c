@@ -322,18 +322,18 @@ static void dontfork_stats_follow_scope(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(pretouch_always_makes_pages_present),
-		cmocka_unit_test(pretouch_never_leaves_pages_absent),
-		cmocka_unit_test(pretouch_auto_is_idle_on_recent_kernel),
-		cmocka_unit_test(pretouch_breaks_cow_sharing),
-		cmocka_unit_test(scope_longterm_skips_shortterm_pins),
-		cmocka_unit_test(scope_all_guards_shortterm_pins),
-		cmocka_unit_test(mixed_long_then_short),
-		cmocka_unit_test(mixed_short_then_long),
-		cmocka_unit_test(mixed_partial_overlap),
-		cmocka_unit_test(dontfork_mode_scope),
-		cmocka_unit_test(dontfork_stats_follow_scope),
+		PG_TEST(pretouch_always_makes_pages_present),
+		PG_TEST(pretouch_never_leaves_pages_absent),
+		PG_TEST(pretouch_auto_is_idle_on_recent_kernel),
+		PG_TEST(pretouch_breaks_cow_sharing),
+		PG_TEST(scope_longterm_skips_shortterm_pins),
+		PG_TEST(scope_all_guards_shortterm_pins),
+		PG_TEST(mixed_long_then_short),
+		PG_TEST(mixed_short_then_long),
+		PG_TEST(mixed_partial_overlap),
+		PG_TEST(dontfork_mode_scope),
+		PG_TEST(dontfork_stats_follow_scope),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return PG_RUN_GROUP(tests, NULL, NULL);
 }

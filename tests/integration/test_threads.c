@@ -282,10 +282,10 @@ static void dontfork_mode_races(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(copy_mode_races),
-		cmocka_unit_test(dontfork_mode_races),
+		PG_TEST(copy_mode_races),
+		PG_TEST(dontfork_mode_races),
 	};
 
 	signal(SIGALRM, on_alarm);
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return PG_RUN_GROUP(tests, NULL, NULL);
 }

@@ -126,12 +126,12 @@ static int setup(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(overlapping_pins_every_order),
-		cmocka_unit_test(application_dontfork_survives),
-		cmocka_unit_test(foreign_dofork_cannot_unguard),
-		cmocka_unit_test(application_dontfork_in_copy_mode),
-		cmocka_unit_test(short_term_pins_out_of_scope),
+		PG_TEST(overlapping_pins_every_order),
+		PG_TEST(application_dontfork_survives),
+		PG_TEST(foreign_dofork_cannot_unguard),
+		PG_TEST(application_dontfork_in_copy_mode),
+		PG_TEST(short_term_pins_out_of_scope),
 	};
 
-	return cmocka_run_group_tests(tests, setup, NULL);
+	return PG_RUN_GROUP(tests, setup, NULL);
 }

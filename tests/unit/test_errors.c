@@ -167,13 +167,13 @@ static void mode_info_versions(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(bad_pins),
-		cmocka_unit_test(bad_unpins),
-		cmocka_unit_test(bad_api_arguments),
-		cmocka_unit_test(stats_prefix),
-		cmocka_unit_test(mode_info_versions),
+		PG_TEST(bad_pins),
+		PG_TEST(bad_unpins),
+		PG_TEST(bad_api_arguments),
+		PG_TEST(stats_prefix),
+		PG_TEST(mode_info_versions),
 	};
 
 	set_mode(PINGUARD_MODE_COPY);
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return PG_RUN_GROUP(tests, NULL, NULL);
 }

@@ -293,15 +293,15 @@ static void runs_after_application_prepare_handlers(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(copy_keeps_parent_exclusive),
-		cmocka_unit_test(dontfork_keeps_parent_exclusive),
-		cmocka_unit_test(off_shares_pages),
-		cmocka_unit_test(nested_fork_in_copy_mode),
-		cmocka_unit_test(unpinned_memory_is_not_copied),
-		cmocka_unit_test(runs_after_application_prepare_handlers),
-		cmocka_unit_test(gap_between_pins_is_shared),
-		cmocka_unit_test(large_copy_on_two_threads),
+		PG_TEST(copy_keeps_parent_exclusive),
+		PG_TEST(dontfork_keeps_parent_exclusive),
+		PG_TEST(off_shares_pages),
+		PG_TEST(nested_fork_in_copy_mode),
+		PG_TEST(unpinned_memory_is_not_copied),
+		PG_TEST(runs_after_application_prepare_handlers),
+		PG_TEST(gap_between_pins_is_shared),
+		PG_TEST(large_copy_on_two_threads),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return PG_RUN_GROUP(tests, NULL, NULL);
 }

@@ -264,14 +264,14 @@ static int setup(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(via_fork),
-		cmocka_unit_test(via_fork_with_other_prepare_handler),
-		cmocka_unit_test(via__Fork),
-		cmocka_unit_test(via_clone),
-		cmocka_unit_test(via_daemon),
-		cmocka_unit_test(spawn_paths_cost_nothing),
-		cmocka_unit_test(clone_vm_passes_through),
+		PG_TEST(via_fork),
+		PG_TEST(via_fork_with_other_prepare_handler),
+		PG_TEST(via__Fork),
+		PG_TEST(via_clone),
+		PG_TEST(via_daemon),
+		PG_TEST(spawn_paths_cost_nothing),
+		PG_TEST(clone_vm_passes_through),
 	};
 
-	return cmocka_run_group_tests(tests, setup, NULL);
+	return PG_RUN_GROUP(tests, setup, NULL);
 }

@@ -229,13 +229,13 @@ static int setup(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(anon_4k),
-		cmocka_unit_test(thp),
-		cmocka_unit_test(hugetlb),
-		cmocka_unit_test(map_shared),
-		cmocka_unit_test(file_private),
-		cmocka_unit_test(across_vmas_with_protections),
+		PG_TEST(anon_4k),
+		PG_TEST(thp),
+		PG_TEST(hugetlb),
+		PG_TEST(map_shared),
+		PG_TEST(file_private),
+		PG_TEST(across_vmas_with_protections),
 	};
 
-	return cmocka_run_group_tests(tests, setup, NULL);
+	return PG_RUN_GROUP(tests, setup, NULL);
 }

@@ -240,11 +240,11 @@ static void unused_staging_expires(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(live_children_keep_their_snapshots),
-		cmocka_unit_test(next_fork_gets_new_data),
-		cmocka_unit_test(last_unpin_gives_memory_back),
-		cmocka_unit_test(unused_staging_expires),
+		PG_TEST(live_children_keep_their_snapshots),
+		PG_TEST(next_fork_gets_new_data),
+		PG_TEST(last_unpin_gives_memory_back),
+		PG_TEST(unused_staging_expires),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return PG_RUN_GROUP(tests, NULL, NULL);
 }

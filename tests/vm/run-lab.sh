@@ -175,15 +175,26 @@ if [ -z "$(ls "$workdir/bin")" ]; then
 		# shellcheck disable=SC2086
 		gcc -O2 -g -Wall -o "$workdir/bin/$name" "$src" $libs ||
 			{ say "cannot build $name (missing -dev package?)"; exit 1; }
-		if [ -n "$lib" ] && [ -r "$repo/include/pinguard.h" ]; then
+		# pinguard.h is generated (version macros): next to the
+		# library's build tree, or the build directory's.
+		hdr=
+		[ -n "$lib" ] && for d in "$(dirname "$(dirname "$lib")")/include" \
+			${builddir:+"$builddir/include"} "$repo/build/include"; do
+			[ -r "$d/pinguard.h" ] && { hdr=$d; break; }
+		done
+		if [ -n "$hdr" ]; then
 			libdir=$(dirname "$lib")
 			# shellcheck disable=SC2086
-			gcc -O2 -g -Wall -DHAVE_PINGUARD -I"$repo/include" -o "$workdir/bin/$name-api" \
+			gcc -O2 -g -Wall -DHAVE_PINGUARD -I"$hdr" -o "$workdir/bin/$name-api" \
 				"$src" -L"$libdir" -Wl,-rpath,"$libdir" -lpinguard $libs ||
 				say "cannot build $name-api against $lib (api-* variants will skip)"
 		fi
 	done
 fi
+# The pinguard command (pglab-audit.sh): it finds the library through
+# LD_LIBRARY_PATH=/run/pglab/lib in the guest.
+[ -n "$builddir" ] && [ -x "$builddir/tools/pinguard" ] &&
+	install -m 755 "$builddir/tools/pinguard" "$workdir/bin/pinguard"
 # Script scenarios (shell, Python) run as they are, in every variant but api-*.
 for f in "$here"/scenarios/pglab-*.sh "$here"/scenarios/pglab-*.py; do
 	[ -f "$f" ] && install -m 755 "$f" "$workdir/bin/"
