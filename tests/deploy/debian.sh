@@ -17,15 +17,27 @@ set -euo pipefail
 # shellcheck source-path=SCRIPTDIR
 . "$(dirname "$0")/common.sh"
 
-pkgs="libpinguard0 libpinguard-dev pinguard pinguard-slurm"
+pkgs=(libpinguard0 libpinguard-dev pinguard pinguard-slurm)
+# Waits for the dpkg lock (another apt on the machine) instead of failing.
+apt=(apt-get -o DPkg::Lock::Timeout=300 -y -qq)
+installed() { dpkg-query -W -f '${db:Status-Status} ${Package}\n' "${pkgs[@]}" 2>/dev/null |
+	awk '$1 == "installed" { print $2 }'; }
 purge() {
-	# shellcheck disable=SC2086
-	apt-get purge -y -qq $pkgs >/dev/null 2>&1 || true
+	local left
+	"${apt[@]}" purge "${pkgs[@]}" >"${TMPDIR:-/tmp}/pg-deb-purge.$$" 2>&1 || true
+	left=$(installed | paste -sd ' ')
+	if [ -n "$left" ]; then
+		cat "${TMPDIR:-/tmp}/pg-deb-purge.$$" >&2
+		rm -f "${TMPDIR:-/tmp}/pg-deb-purge.$$"
+		echo "FAIL (debian): could not purge $left" >&2
+		return 1
+	fi
+	rm -f "${TMPDIR:-/tmp}/pg-deb-purge.$$"
 }
 keep=0
 case ${1:-} in
 --keep) keep=1 ;;
---purge) purge; echo "purged: $pkgs"; exit 0 ;;
+--purge) purge || exit 1; echo "purged: ${pkgs[*]}"; exit 0 ;;
 "") ;;
 *) echo "usage: $0 [--keep | --purge]" >&2; exit 2 ;;
 esac
@@ -42,7 +54,7 @@ say "version $version (meson.build = debian/changelog)"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/pg-deb.XXXXXX")
 cleanup() {
 	rm -rf "$tmp"
-	[ "$keep" = 1 ] || purge
+	[ "$keep" = 1 ] || purge || true	# its message is enough here
 }
 trap cleanup EXIT
 
@@ -92,20 +104,20 @@ expect pinguard usr/bin/pinguard 'usr/share/man/man1/pinguard\.1\.gz' \
 	"usr/share/pinguard/modulefiles/tcl/pinguard/$version"
 expect pinguard-slurm "usr/lib/$ma/slurm-wlm/spank_pinguard\.so" \
 	'usr/share/man/man8/spank_pinguard\.8\.gz'
-for p in $pkgs; do
+for p in "${pkgs[@]}"; do
 	f=$(ls "$tmp/src/${p}_${version}"_*.deb)
 	echo "   $(basename "$f"): $(stat -c %s "$f") bytes"
 done
 
 # Install. The build tree goes first, so nothing can come from it.
-purge
+purge || fail "cannot start from a machine without the packages"
 mv "$tmp"/src/*.deb "$tmp/"
 rm -rf "$tmp/src"
 debs=()
-for p in $pkgs; do debs+=("$tmp/${p}_${version}"_*.deb); done
-apt-get install -y -qq "${debs[@]}" >"$tmp/install.log" 2>&1 ||
+for p in "${pkgs[@]}"; do debs+=("$tmp/${p}_${version}"_*.deb); done
+"${apt[@]}" install "${debs[@]}" >"$tmp/install.log" 2>&1 ||
 	{ cat "$tmp/install.log"; fail "apt-get install ./*.deb"; }
-say "installed: $pkgs"
+say "installed: ${pkgs[*]}"
 
 cd "$tmp"
 unset LD_LIBRARY_PATH LD_PRELOAD PINGUARD_MODE PKG_CONFIG_PATH
