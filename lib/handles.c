@@ -11,6 +11,9 @@
 /* Open addressing, keyed by handle pointer; grown under its own lock,
  * never in a fork handler. */
 static pthread_mutex_t handles_lock = PTHREAD_MUTEX_INITIALIZER;
+/* In a fork child: the parent's table, freed at the child's first put
+ * (free() has no place in the fork child handler). */
+static struct pg_reg_entry *inherited;
 #define TOMBSTONE ((const void *)1)
 
 static size_t slot_of(const void *key, size_t cap)
@@ -73,6 +76,8 @@ int pg_handle_put(const struct pg_reg_entry *e)
 	int ret = 0;
 
 	pthread_mutex_lock(&handles_lock);
+	free(inherited);
+	inherited = NULL;
 	slot = find(e->key);
 	if (slot) {
 		*slot = *e;
@@ -115,12 +120,15 @@ bool pg_handle_get(const void *key, struct pg_reg_entry *out, bool take)
 	return slot != NULL;
 }
 
-/* The child owns no registrations; forget them without freeing. */
+/* The child owns no registrations: forget them, keeping the table to
+ * free later (a child that exits first still holds it, not leaks it). */
 void pg_handles_reset_child(void)
 {
 	pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
 
 	memcpy(&handles_lock, &fresh, sizeof(fresh));
+	if (pg.htab)
+		inherited = pg.htab;
 	pg.htab = NULL;
 	pg.htab_cap = pg.htab_used = 0;
 }

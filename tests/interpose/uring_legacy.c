@@ -126,7 +126,8 @@ int main(void)
 		FAIL("READ_FIXED after fork did not reach the parent");
 	if (write(go[1], "g", 1) != 1 || read(res[0], &ok, 1) != 1 || !ok)
 		FAIL("child did not see its fork-time data");
-	waitpid(pid, &st, 0);
+	if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st))
+		FAIL("child ended with status %#x", st);
 	s = pinguard_stats();
 	if (preloaded && (s.forks_guarded != 1 || s.bytes_copied != LEN))
 		FAIL("fork not guarded: %lu guarded, %lu bytes copied",
