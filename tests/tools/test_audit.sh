@@ -4,32 +4,10 @@
 # io_uring fixed buffers (pg_ringwait) on this host's kernel.
 # Usage: test_audit.sh CASE PINGUARD RINGWAIT
 set -u
-export LC_ALL=C
 case_=$1 pg=$2 ring=$3
-# PG_TOOL_WRAPPER (valgrind in CI) goes before every run of pinguard audit
-wrap=${PG_TOOL_WRAPPER:-}
+tmp_name=pg-audit
+. "$(dirname "$0")/lib.sh"	# $tmp, $wrap (before every pinguard audit), checks
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/pg-audit.XXXXXX")
-pids=
-cleanup() {
-	for p in $pids; do kill "$p" 2>/dev/null; done
-	rm -rf "$tmp"
-}
-trap cleanup EXIT INT TERM
-
-fail() { echo "FAIL: $*" >&2; exit 1; }
-skip() { echo "SKIP: $*"; exit 77; }
-expect() {
-	want=$1; shift
-	"$@" >"$tmp/out" 2>"$tmp/err"
-	got=$?
-	[ "$got" = "$want" ] || {
-		cat "$tmp/out" "$tmp/err" >&2
-		fail "'$*' exited $got, expected $want"
-	}
-}
-has() { grep -Eq -- "$2" "$tmp/$1" || { cat "$tmp/$1" >&2; fail "$1 lacks /$2/"; }; }
-lacks() { ! grep -Eq -- "$2" "$tmp/$1" || { cat "$tmp/$1" >&2; fail "$1 has /$2/"; }; }
 # start NAME HOW [ARGS...]: pg_ringwait writing $tmp/NAME, run plainly
 # (HOW none) or under `pinguard run --mode HOW` (auto-unpatched: auto with
 # --kernel unpatched); its pid in $pid_NAME.

@@ -2,36 +2,11 @@
 # SPDX-License-Identifier: MIT
 # The pinguard command, one behaviour per CASE (each a meson test).
 # Usage: test_tools.sh CASE PINGUARD PINWAIT [REGWAIT FAKE_LIB_DIR]
-# PG_TOOL_WRAPPER, if set, is put before every run of the command (only
-# the command: e.g. valgrind, which then leaves what it execs alone).
 set -u
-export LC_ALL=C
 case_=$1 pg=$2 pinwait=$3 regwait=${4:-} fakedir=${5:-}
-wrap=${PG_TOOL_WRAPPER:-}
+tmp_name=pg-tools
+. "$(dirname "$0")/lib.sh"	# $tmp, $wrap (before every pinguard run), checks
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/pg-tools.XXXXXX")
-pids=
-cleanup() {
-	for p in $pids; do kill "$p" 2>/dev/null; done
-	rm -rf "$tmp"
-}
-trap cleanup EXIT INT TERM
-
-fail() { echo "FAIL: $*" >&2; exit 1; }
-skip() { echo "SKIP: $*"; exit 77; }
-# expect CODE CMD...: run, keep stdout/stderr in $tmp/out, $tmp/err
-expect() {
-	want=$1; shift
-	"$@" >"$tmp/out" 2>"$tmp/err"
-	got=$?
-	[ "$got" = "$want" ] || {
-		cat "$tmp/out" "$tmp/err" >&2
-		fail "'$*' exited $got, expected $want"
-	}
-}
-has() { grep -Eq -- "$2" "$tmp/$1" || { cat "$tmp/$1" >&2; fail "$1 lacks /$2/"; }; }
-json_ok() { python3 -c 'import json,sys; json.load(sys.stdin)' <"$tmp/out" ||
-	fail "output is not JSON: $(cat "$tmp/out")"; }
 # Start a helper writing its ranges to $tmp/ranges; wait for the file.
 start_helper() {
 	"$@" "$tmp/ranges" &
