@@ -45,26 +45,30 @@ const char usage_text[] =
 "126/127 PROGRAM not executable/not found;\n"
 "run: otherwise the status of PROGRAM. See pinguard(1) and pinguard(7).\n";
 
+/* "pinguard: MESSAGE" and the end of the line. */
+static void vmsg(const char *fmt, va_list ap, const char *end)
+{
+	fprintf(stderr, "%s: ", prog_name);
+	vfprintf(stderr, fmt, ap);
+	fputs(end, stderr);
+}
+
 void errmsg(const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "%s: ", prog_name);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vmsg(fmt, ap, "\n");
 	va_end(ap);
-	fputc('\n', stderr);
 }
 
 int usage_error(const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "%s: ", prog_name);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vmsg(fmt, ap, "\nTry 'pinguard --help'.\n");
 	va_end(ap);
-	fprintf(stderr, "\nTry 'pinguard --help'.\n");
 	return EX_USAGE;
 }
 
