@@ -7,7 +7,6 @@
 #include "internal.h"
 #include "names.h"
 #include "pg_config.h"	/* PG_WRAPPERS */
-#include "plan.h"
 #include "wrap.h"	/* pg_fork_init_taken */
 
 /* pinguard_get_mode@@PINGUARD_0.2: with the caller's structure size. */
@@ -161,8 +160,6 @@ int pinguard_configure(const struct pinguard_config *cfg, size_t size)
 	} else {
 		pg_auto_reapply();	/* the verdicts made so far, if any */
 	}
-	if (pg.effective == PINGUARD_MODE_COPY)
-		pg_plan_init();	/* a fork needs its arrays before it */
 out:
 	pg_unlock();
 	return ret;
