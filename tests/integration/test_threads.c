@@ -4,11 +4,11 @@
  * buffer while another thread forks. The buffer is never written after it
  * is filled, so every child must see all of it intact (copy mode) or see
  * intact data wherever it has a mapping (dontfork mode). At the end the
- * counters must be exact. A watchdog turns a deadlock into a failure.
+ * counters must be exact. A watchdog (tests/watchdog.c) turns a
+ * deadlock, a stretch without a reaped child, into a failure.
  */
 #include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,13 +18,13 @@
 #include <unistd.h>
 
 #include "../common.h"
+#include "../watchdog.h"
 
 #define BUF_PAGES 1024			/* 4 MiB */
 #define BUF_LEN (BUF_PAGES * PAGE)
 #define WORKERS 4
 #define HELD_MAX 24			/* pins one worker holds at most */
 #define RANGE_MAX 48			/* pages per pin at most */
-#define WATCHDOG_S 100
 
 static char *buf;
 static atomic_bool done;
@@ -58,16 +58,6 @@ static bool page_intact(size_t p)
 	return true;
 }
 
-static void on_alarm(int sig)
-{
-	static const char msg[] = "watchdog: test_threads deadlocked\n";
-
-	(void)sig;
-	if (write(2, msg, sizeof(msg) - 1) < 0)
-		_exit(3);
-	_exit(2);
-}
-
 struct pin {
 	size_t first, n;
 };
@@ -89,6 +79,8 @@ static void release_one(struct worker *w, size_t k)
 	else
 		w->errors++;
 	w->held[k] = w->held[--w->nheld];
+	if (atomic_load(&done))
+		pg_watchdog_progress();	/* the workers' last unpins */
 }
 
 static void *worker_main(void *arg)
@@ -159,10 +151,12 @@ static void *forker_main(void *arg)
 		pid = fork();
 		if (pid == 0)
 			_exit(child_check(f->copy));
+		pg_watchdog_child(pid);
 		if (pid < 0 || waitpid(pid, &st, 0) != pid) {
 			atomic_fetch_add(&child_bad_other, 1);
 			continue;
 		}
+		pg_watchdog_progress();
 		if (!WIFEXITED(st))
 			atomic_fetch_add(&child_bad_other, 1);
 		else if (WEXITSTATUS(st) == 1)
@@ -221,7 +215,7 @@ static void run(enum pinguard_mode mode, int forks)
 	before = stats();
 	/* One long-term pin for the whole run: every fork is then guarded. */
 	assert_int_equal(pinguard_pin(buf, PAGE, 0), 0);
-	alarm(WATCHDOG_S);
+	pg_watchdog_start("test_threads", PG_STALL_S);
 	for (i = 0; i < WORKERS; i++) {
 		memset(&w[i], 0, sizeof(w[i]));
 		w[i].seed = seed + (unsigned)i * 7919u;
@@ -237,7 +231,7 @@ static void run(enum pinguard_mode mode, int forks)
 		unpins += w[i].unpins;
 	}
 	assert_int_equal(pinguard_unpin(buf, PAGE), 0);
-	alarm(0);
+	pg_watchdog_stop();
 	after = stats();
 
 	assert_int_equal(child_bad_data, 0);
@@ -286,6 +280,5 @@ int main(void)
 		PG_TEST(dontfork_mode_races),
 	};
 
-	signal(SIGALRM, on_alarm);
 	return PG_RUN_GROUP(tests, NULL, NULL);
 }

@@ -8,7 +8,8 @@
  * while 2 threads fork in copy mode. The buffer is written only before
  * the threads start, so every child must see all of it as it was, and an
  * empty registry; it then _exits. At the end the counters must be exact.
- * A watchdog thread turns a deadlock (no progress) into a failure.
+ * A watchdog (tests/watchdog.c) turns a deadlock, a stretch without a
+ * reaped child, into a failure.
  *
  *   test_race [--forks N] [--seed S]      (default 2000 forks)
  */
@@ -29,6 +30,7 @@
 #endif
 
 #include "pinguard.h"
+#include "../watchdog.h"
 
 #define PAGE 4096ul
 #define BUF_PAGES 1024			/* 4 MiB */
@@ -68,38 +70,7 @@ static bool page_intact(size_t p)
 	return true;
 }
 
-/* Deadlock detector, not a time limit: every fork and every worker
- * operation counts as progress; none for STALL_S seconds is a failure
- * (also while joining the threads at the end). */
-#ifdef __SANITIZE_THREAD__
-#define STALL_S 300
-#else
-#define STALL_S 60
-#endif
-static atomic_ulong progress;
-static atomic_bool finished;
 static atomic_int forks_done;
-
-static void *watchdog_main(void *arg)
-{
-	unsigned long last = (unsigned long)-1, now;
-	int idle = 0;
-
-	(void)arg;
-	while (!atomic_load(&finished)) {
-		sleep(1);
-		now = atomic_load(&progress);
-		idle = now == last ? idle + 1 : 0;
-		last = now;
-		if (idle >= STALL_S) {
-			fprintf(stderr, "watchdog: no progress for %d s after "
-				"%d forks: test_race deadlocked\n", STALL_S,
-				atomic_load(&forks_done));
-			_exit(2);
-		}
-	}
-	return NULL;
-}
 
 struct range {
 	size_t first, n, off;	/* pages, and a byte offset inside the first */
@@ -164,8 +135,6 @@ static void api_worker(struct worker *w)
 		struct range p;
 		int ret;
 
-		atomic_fetch_add_explicit(&progress, 1, memory_order_relaxed);
-
 		if (w->nheld == HELD_MAX || (w->nheld && r % 2)) {
 			api_release(w, (size_t)rand_r(&w->seed) % w->nheld);
 			continue;
@@ -204,7 +173,6 @@ static void uring_worker(struct worker *w)
 		return;
 	}
 	while (!atomic_load(&done)) {
-		atomic_fetch_add_explicit(&progress, 1, memory_order_relaxed);
 		n = 1 + (unsigned)rand_r(&w->seed) % IOV_MAX_N;
 		for (i = 0; i < n; i++) {
 			struct range r = random_range(&w->seed);
@@ -310,8 +278,8 @@ static void *forker_main(void *arg)
 		pid = fork();
 		if (pid == 0)
 			_exit(child_check());
-		atomic_fetch_add(&progress, 1);
 		atomic_fetch_add(&forks_done, 1);
+		pg_watchdog_child(pid);
 		if (pid < 0 || waitpid(pid, &st, 0) != pid) {
 			int zero = 0;
 
@@ -320,6 +288,7 @@ static void *forker_main(void *arg)
 			atomic_fetch_add(&child_bad_other, 1);
 			continue;
 		}
+		pg_watchdog_progress();
 		if (st) {
 			int zero = 0;
 
@@ -369,7 +338,7 @@ static void stats(struct pinguard_stats *s)
 int main(int argc, char **argv)
 {
 	struct worker w[API_WORKERS + URING_WORKERS];
-	pthread_t ft[FORKERS], wd;
+	pthread_t ft[FORKERS];
 	struct pinguard_config cfg;
 	struct pinguard_stats before, after;
 	uint64_t pins = 0, unpins = 0, regs = 0;
@@ -412,8 +381,7 @@ int main(int argc, char **argv)
 	stats(&before);
 	/* One long-term pin for the whole run: every fork is guarded. */
 	CHECK(pinguard_pin(buf, PAGE, 0) == 0, "first pin");
-	if (pthread_create(&wd, NULL, watchdog_main, NULL))
-		return 1;
+	pg_watchdog_start("test_race", PG_STALL_S);
 	atomic_store(&forks_left, forks);
 	for (i = 0; i < API_WORKERS + URING_WORKERS; i++) {
 		memset(&w[i], 0, sizeof(w[i]));
@@ -439,8 +407,7 @@ int main(int argc, char **argv)
 		regs += w[i].registrations;
 	}
 	CHECK(pinguard_unpin(buf, PAGE) == 0, "last unpin");
-	atomic_store(&finished, true);
-	pthread_join(wd, NULL);
+	pg_watchdog_stop();
 	stats(&after);
 
 	printf("pins %lu (%lu io_uring registrations), forks seen %lu, "
