@@ -253,6 +253,13 @@ static void metric_head(const char *name, const char *help)
 	printf("# HELP %s %s\n# TYPE %s gauge\n", name, help, name);
 }
 
+/* A label value PromQL users can write without quoting a space:
+ * "at_risk" where the text and JSON say "at risk". */
+static const char *verdict_label(int v)
+{
+	return v == PG_AUDIT_AT_RISK ? "at_risk" : verdict_name(v);
+}
+
 static void per_process(const struct audit_report *a, const char *name,
 			const char *help, bool at_risk)
 {
@@ -267,7 +274,7 @@ static void per_process(const struct audit_report *a, const char *name,
 		printf("%s{pid=\"%d\",command=", name, p->pid);
 		label(p->comm);
 		printf(",verdict=\"%s\"} %" PRIu64 "\n",
-		       verdict_name(p->verdict), at_risk ? p->at_risk :
+		       verdict_label(p->verdict), at_risk ? p->at_risk :
 		       p->pinned);
 	}
 }
@@ -295,7 +302,7 @@ void audit_print_prometheus(const struct audit_report *a)
 		    "Processes with pinned memory, by verdict.");
 	for (k = 0; k < 3; k++)
 		printf("pinguard_audit_processes{verdict=\"%s\"} %u\n",
-		       verdict_name(k), t.n[k]);
+		       verdict_label(k), t.n[k]);
 	metric_head("pinguard_audit_not_inspected_processes",
 		    "Processes the audit was not allowed to read.");
 	printf("pinguard_audit_not_inspected_processes{reason=\"permission\"}"

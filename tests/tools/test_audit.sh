@@ -208,12 +208,12 @@ for l in lines:
     assert m, l
     val[m.group(1) + (m.group(2) or "")] = float(m.group(3))
 lab = '{pid="%s",command="pg_ringwait",verdict="%s"}'
-assert val["pinguard_audit_process_at_risk_bytes" + lab % (plain, "at risk")] == 12288, val
+assert val["pinguard_audit_process_at_risk_bytes" + lab % (plain, "at_risk")] == 12288, val
 assert val["pinguard_audit_process_at_risk_bytes" + lab % (copy, "safe")] == 0, val
 assert val["pinguard_audit_process_pinned_bytes" + lab % (copy, "safe")] == 12288, val
 assert val["pinguard_audit_at_risk_bytes"] == 12288, val
 assert val["pinguard_audit_pinned_bytes"] == 24576, val
-assert val['pinguard_audit_processes{verdict="at risk"}'] == 1, val
+assert val['pinguard_audit_processes{verdict="at_risk"}'] == 1, val
 assert val['pinguard_audit_processes{verdict="safe"}'] == 1, val
 assert val['pinguard_audit_kernel_early_cow{kind="4k"}'] == 0, val
 assert "pinguard_audit_scan_seconds" in val, val
