@@ -184,9 +184,14 @@ if [ -z "$(ls "$workdir/bin")" ]; then
 		done
 		if [ -n "$hdr" ]; then
 			libdir=$(dirname "$lib")
+			# "pglab-api-srcs: PATH": a source of the project
+			# (relative to scenarios/) the -api twin is built with
+			api_src=$(sed -n 's|.*pglab-api-srcs: *\([^ ]*\) \*/.*|\1|p' "$src" | head -1)
+			[ -n "$api_src" ] && api_src="$here/scenarios/$api_src"
 			# shellcheck disable=SC2086
-			gcc -O2 -g -Wall -DHAVE_PINGUARD -I"$hdr" -o "$workdir/bin/$name-api" \
-				"$src" -L"$libdir" -Wl,-rpath,"$libdir" -lpinguard $libs ||
+			gcc -O2 -g -Wall -DHAVE_PINGUARD -I"$hdr" -I"$repo/tools" \
+				-o "$workdir/bin/$name-api" "$src" $api_src \
+				-L"$libdir" -Wl,-rpath,"$libdir" -lpinguard $libs ||
 				say "cannot build $name-api against $lib (api-* variants will skip)"
 		fi
 	done
