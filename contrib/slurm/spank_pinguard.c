@@ -4,8 +4,11 @@
  *
  *     srun --pinguard=auto|copy|dontfork|off|none [--pinguard-fork-init=MODE]
  *
- * which preloads libpinguard into the tasks of the job step and sets
- * PINGUARD_MODE (and PINGUARD_FORK_INIT). plugstack.conf arguments:
+ * (sbatch and salloc take them too) which preloads libpinguard into the
+ * tasks of the job step and sets PINGUARD_MODE (and PINGUARD_FORK_INIT).
+ * Given to sbatch, they reach the batch script and, through the job's
+ * environment, the steps it starts; given to salloc, the steps started
+ * in the allocation. plugstack.conf arguments:
  *
  *     required spank_pinguard.so [default=MODE|none] [library=PATH]
  *
@@ -80,7 +83,10 @@ static int cb_fork_init(int val, const char *optarg, int remote)
 			  "--pinguard-fork-init", optarg, fork_inits);
 }
 
-struct spank_option spank_options[] = {
+/* Registered from slurm_spank_init with spank_option_register, not as a
+ * spank_options table: Slurm reads the table in srun and slurmstepd only,
+ * so sbatch and salloc would refuse --pinguard (spank(7)). */
+static struct spank_option options[] = {
 	{ "pinguard", "MODE",
 	  "Preload pinguard into the tasks with policy MODE: auto, copy, "
 	  "dontfork, off, or none (not preloaded)", 1, 0, cb_mode },
@@ -90,13 +96,32 @@ struct spank_option spank_options[] = {
 	SPANK_OPTIONS_TABLE_END
 };
 
+/* The options where a user gives them (srun; sbatch and salloc) and where
+ * they act (slurmstepd); slurmd and the job script contexts take none. */
+static int register_options(spank_t sp)
+{
+	spank_context_t ctx = spank_context();
+	struct spank_option *o;
+
+	if (ctx != S_CTX_LOCAL && ctx != S_CTX_REMOTE &&
+	    ctx != S_CTX_ALLOCATOR)
+		return 0;
+	for (o = options; o->name; o++)
+		if (spank_option_register(sp, o) != ESPANK_SUCCESS) {
+			slurm_error("pinguard: cannot register --%s", o->name);
+			return -1;
+		}
+	return 0;
+}
+
 /* plugstack.conf arguments, in every context: a typo there fails srun and
  * the step, instead of silently leaving tasks unguarded. */
 int slurm_spank_init(spank_t sp, int ac, char **av)
 {
 	int i;
 
-	(void)sp;
+	if (register_options(sp))
+		return -1;
 	for (i = 0; i < ac; i++) {
 		if (!strncmp(av[i], "default=", 8)) {
 			if (set_choice(site_default, sizeof(site_default),

@@ -12,6 +12,8 @@
 #   - an LD_PRELOAD of the job kept after the library; --pinguard-fork-init;
 #   - the site default (default=copy in plugstack.conf): applies without
 #     the option, --pinguard=none opts out, a user's PINGUARD_MODE wins;
+#   - sbatch: the option and the site default reach the batch script and
+#     the steps it starts; salloc: its steps, not its local command;
 #   - pinguard status on a running task.
 # Needs root, the packages from debian.sh --keep (pinguard-slurm too),
 # slurmctld, slurmd, slurm-client and munge.
@@ -19,7 +21,7 @@ set -euo pipefail
 # shellcheck source-path=SCRIPTDIR
 . "$(dirname "$0")/common.sh"
 
-need munged slurmctld slurmd srun sinfo cc ss
+need munged slurmctld slurmd srun sbatch salloc sinfo cc ss
 [ "$(id -u)" -eq 0 ] || skip "slurmd must run as root"
 need_installed pinguard-slurm
 plugindir=/usr/lib/$(multiarch)/slurm-wlm
@@ -208,6 +210,36 @@ PINGUARD_MODE=off run siteuser "$tmp/pinfork"
 want siteuser 2 'pinguard loaded mode off forks_seen 1 forks_guarded 0$'
 say "site default=copy: applied without the option, --pinguard=none opts out, the user's PINGUARD_MODE=off wins"
 site default=none
+
+# sbatch and salloc. The batch script is itself a task of the plug-in
+# (slurmstepd's batch step), and the steps it starts with srun get the
+# option through the job's environment; salloc runs its command on the
+# submitting host, not as a task: only its srun steps are preloaded.
+batch() { # NAME SBATCH-ARGS...: the script runs pinfork, then a 2-task step
+	local name=$1
+	shift
+	sbatch --wait -N1 -n2 -o "$tmp/$name.out" -e "$tmp/$name.err" "$@" \
+		--wrap "$tmp/pinfork && srun -n2 -l $tmp/pinfork" \
+		>"$tmp/$name.sbatch" 2>&1 ||
+		{ cat "$tmp/$name.sbatch" "$tmp/$name.out" "$tmp/$name.err"; logs; fail "sbatch $*"; }
+}
+batch sbatchcopy --pinguard=copy
+want sbatchcopy 3 "$guarded"
+batch sbatchplain
+want sbatchplain 3 'pinguard absent$'
+site default=copy
+batch sbatchsite
+want sbatchsite 3 "$guarded"
+batch sbatchnone --pinguard=none
+want sbatchnone 3 'pinguard absent$'
+site default=none
+say "sbatch --pinguard=copy: the batch script and its srun step guarded (3 of 3); without it none; site default=copy applies to batch jobs, --pinguard=none opts out"
+salloc -N1 -n2 --pinguard=copy sh -c "$tmp/pinfork; srun -n2 -l $tmp/pinfork" \
+	>"$tmp/salloc.out" 2>"$tmp/salloc.err" ||
+	{ cat "$tmp/salloc.out" "$tmp/salloc.err"; logs; fail "salloc --pinguard=copy"; }
+want salloc 2 "$guarded"
+want salloc 1 'pinguard absent$'
+say "salloc --pinguard=copy: its 2 srun tasks guarded, its own command (on the submitting host) not"
 
 srun -N1 -n1 --pinguard=copy "$tmp/pinfork" --hold "$tmp/release" >"$tmp/hold.out" 2>&1 &
 hold_pid=$!
