@@ -7,7 +7,7 @@
 #     (how the library reaches ranks on other nodes too);
 #   - pinguard run --mode copy -- mpirun ...: every local rank guarded
 #     (they inherit mpirun's environment; ranks that mpirun starts on
-#     other nodes through ssh would not, see README);
+#     other nodes through ssh would not: mpi-nodes.sh shows it);
 #   - plain mpirun: no rank has pinguard;
 #   - pinguard status PID from outside, on each running rank.
 # Needs the packages from debian.sh --keep, mpicc/mpirun (libopenmpi-dev,

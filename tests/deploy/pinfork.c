@@ -6,11 +6,11 @@
  * writes new data in the parent, and reports on stdout whether pinguard is
  * loaded and what it did:
  *
- *     pinfork: rank R pid P pinguard loaded mode copy forks_seen 1 forks_guarded 1
- *     pinfork: rank R pid P pinguard absent
+ *     pinfork: rank R pid P host H pinguard loaded mode copy forks_seen 1 forks_guarded 1
+ *     pinfork: rank R pid P host H pinguard absent
  *
  * R is the launcher's rank (SLURM_PROCID, OMPI_COMM_WORLD_RANK, PMI_RANK)
- * or -. It knows nothing about pinguard at build time (no link, no
+ * or -; H the node's host name (which node a rank ran on). It knows nothing about pinguard at build time (no link, no
  * header): it looks the library up with dlsym. --hold FILE keeps it alive
  * after the report until FILE exists, so a test can run `pinguard status`
  * on it. Exit status: 0 ok, 1 failure, 77 io_uring not available.
@@ -65,10 +65,12 @@ int main(int argc, char **argv)
 	unsigned long counts[2] = { 0, 0 };	/* loaded, forks guarded */
 	struct io_uring ring;
 	struct iovec iov;
+	char host[256] = "-";
 	int st;
 	char *buf;
 	pid_t pid;
 
+	gethostname(host, sizeof(host) - 1);
 #ifdef PINFORK_MPI
 	if (MPI_Init(&argc, &argv) != MPI_SUCCESS)
 		return 1;
@@ -117,16 +119,16 @@ int main(int argc, char **argv)
 		if (get_stats(&s, sizeof(s)) || !get_mode ||
 		    get_mode(info, sizeof(info)))
 			return 1;
-		printf("pinfork: rank %s pid %d pinguard loaded mode %s "
-		       "forks_seen %llu forks_guarded %llu\n", rank(),
-		       (int)getpid(), mode_name(info[1]),
+		printf("pinfork: rank %s pid %d host %s pinguard loaded mode "
+		       "%s forks_seen %llu forks_guarded %llu\n", rank(),
+		       (int)getpid(), host, mode_name(info[1]),
 		       (unsigned long long)s.forks_seen,
 		       (unsigned long long)s.forks_guarded);
 		counts[0] = 1;
 		counts[1] = s.forks_guarded;
 	} else {
-		printf("pinfork: rank %s pid %d pinguard absent\n", rank(),
-		       (int)getpid());
+		printf("pinfork: rank %s pid %d host %s pinguard absent\n",
+		       rank(), (int)getpid(), host);
 	}
 	fflush(stdout);
 	while (hold && access(hold, F_OK))
