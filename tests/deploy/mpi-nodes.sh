@@ -10,7 +10,9 @@
 #   - pinguard run --mode copy -- mpirun ...: the local rank guarded, the
 #     remote one not (what the README says: ssh does not carry the
 #     launching shell's environment);
-#   - plain mpirun: no rank has pinguard.
+#   - plain mpirun: no rank has pinguard;
+#   - module load pinguard, then mpirun -x LD_PRELOAD -x PINGUARD_MODE:
+#     both guarded (when Environment Modules or Lmod is installed).
 # Each rank reports its hostname, so the test knows which one ran where.
 # Needs root (network namespaces), the packages from debian.sh --keep,
 # mpicc/mpirun, sshd/ssh/ssh-keygen (openssh-server, openssh-client), ip,
@@ -143,4 +145,27 @@ check "pinguard run --mode copy -- mpirun" run.out 1 0
 
 "${mpirun[@]}" ./pinfork-mpi >plain.out 2>&1 || { cat plain.out; fail "mpirun"; }
 check "mpirun without pinguard" plain.out 0 0
+
+# The module's way: module load pinguard, then mpirun -x the variables it
+# set (in a clean shell with only the module system's init).
+modinit=
+for f in /usr/share/modules/init/bash /usr/share/lmod/lmod/init/bash; do
+	[ -f "$f" ] && { modinit=$f; break; }
+done
+if [ -n "$modinit" ]; then
+	printf '%q ' "${mpirun[@]}" >mpirun.cmd
+	# shellcheck disable=SC2016 # expanded by the inner shell
+	env -i HOME="$tmp" PATH=/usr/bin:/bin TERM=dumb \
+		bash --noprofile --norc -c '
+. "$1"
+module use "$2"
+module load pinguard
+export PINGUARD_MODE=copy
+eval "$(cat mpirun.cmd) -x LD_PRELOAD -x PINGUARD_MODE ./pinfork-mpi"' \
+		sh "$modinit" /usr/share/pinguard/modulefiles/tcl >mod.out 2>&1 ||
+		{ cat mod.out; fail "module load pinguard; mpirun -x"; }
+	check "module load pinguard; mpirun -x LD_PRELOAD -x PINGUARD_MODE" mod.out 1 1
+else
+	say "no module system installed: the module load form not run"
+fi
 say OK
