@@ -6,7 +6,7 @@ export LC_ALL=C
 # shellcheck disable=SC2034
 deploy_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 srcdir=$(cd "$deploy_dir/../.." && pwd)
-test_name=$(basename "$0" .sh)
+test_name=${PG_DEPLOY_NAME:-$(basename "$0" .sh)}
 
 fail() { echo "FAIL ($test_name): $*" >&2; exit 1; }
 skip() { echo "SKIP ($test_name): $*" >&2; exit 77; }

@@ -3,13 +3,15 @@
 # Debian packages, built and installed for real: dpkg-buildpackage from a
 # clean copy of the tracked tree, lintian (no error, no warning), the
 # contents of each package, then apt-get install of the .debs on this
-# machine with the build tree gone, and there: pinguard probe, pinguard
-# run --mode copy guarding a program that pins and forks, and a program
-# built with pkg-config against the installed -dev package.
+# machine with the build tree gone, and there (installed.sh): pinguard
+# probe, pinguard run --mode copy guarding a program that pins and forks,
+# and a program built with pkg-config against the installed -dev package.
 #
-# Usage: debian.sh [--keep | --purge]
+# Usage: debian.sh [--keep] [--out DIR] | --purge
 #   --keep   leave the packages installed (modules.sh, mpi.sh and slurm.sh
 #            use them); by default they are purged at the end
+#   --out    copy the .debs to DIR (debian-root.sh installs them in a
+#            Debian root)
 #   --purge  only purge the packages
 # Needs root (apt-get install), dpkg-dev, debhelper, lintian, git, and the
 # Build-Depends of debian/control.
@@ -34,13 +36,16 @@ purge() {
 	fi
 	rm -f "${TMPDIR:-/tmp}/pg-deb-purge.$$"
 }
-keep=0
-case ${1:-} in
---keep) keep=1 ;;
---purge) purge || exit 1; echo "purged: ${pkgs[*]}"; exit 0 ;;
-"") ;;
-*) echo "usage: $0 [--keep | --purge]" >&2; exit 2 ;;
-esac
+keep=0 out=
+while [ $# -gt 0 ]; do
+	case $1 in
+	--keep) keep=1 ;;
+	--out) [ $# -ge 2 ] || { echo "$0: --out DIR" >&2; exit 2; }; out=$2; shift ;;
+	--purge) purge || exit 1; echo "purged: ${pkgs[*]}"; exit 0 ;;
+	*) echo "usage: $0 [--keep] [--out DIR] | --purge" >&2; exit 2 ;;
+	esac
+	shift
+done
 
 need dpkg-buildpackage dh lintian git apt-get dpkg-parsechangelog cc
 [ "$(id -u)" -eq 0 ] || skip "installing the packages needs root"
@@ -119,57 +124,9 @@ for p in "${pkgs[@]}"; do debs+=("$tmp/${p}_${version}"_*.deb); done
 	{ cat "$tmp/install.log"; fail "apt-get install ./*.deb"; }
 say "installed: ${pkgs[*]}"
 
-cd "$tmp"
-unset LD_LIBRARY_PATH LD_PRELOAD PINGUARD_MODE PKG_CONFIG_PATH
-lib=/usr/lib/$ma/libpinguard.so.0
-# The library a program is bound to, resolved (/lib is /usr/lib when merged).
-bound() { readlink -f "$(ldd "$1" | awk '$1 == "libpinguard.so.0" { print $3 }')"; }
-real_lib=$(readlink -f "$lib")
-[ "$(bound /usr/bin/pinguard)" = "$real_lib" ] ||
-	fail "pinguard does not use $lib: $(ldd /usr/bin/pinguard)"
-! readelf -d /usr/bin/pinguard | grep -Eq 'RPATH|RUNPATH' ||
-	fail "installed pinguard keeps an rpath"
-pinguard --version >version.out || fail "pinguard --version"
-if [ "$(head -n 1 version.out)" != "pinguard $version (library $version)" ] ||
-	[ "$(sed -n 2p version.out)" != "$lib" ]; then
-	fail "pinguard --version: $(cat version.out)"
-fi
-pinguard probe >probe.out || fail "pinguard probe: $(cat probe.out)"
-say "pinguard probe: $(head -n 1 probe.out)"
-
-build_pinfork "$tmp/pinfork"
-pinguard run --mode copy --stats -- "$tmp/pinfork" >run.out 2>run.err ||
-	fail "pinguard run: $(cat run.out run.err)"
-grep -Eq 'pinguard loaded mode copy forks_seen 1 forks_guarded 1$' run.out ||
-	fail "fork not guarded: $(cat run.out run.err)"
-grep -q 'stats: mode copy.* forks seen 1 guarded 1,' run.err ||
-	fail "no PINGUARD_STATS summary: $(cat run.err)"
-grep -q "pinguard absent" <("$tmp/pinfork") || fail "pinfork guarded without pinguard"
-say "pinguard run --mode copy: $(cat run.out)"
-
-cat >user.c <<'EOC'
-#include <pinguard.h>
-#include <stdio.h>
-#include <string.h>
-
-int main(void)
-{
-	static char buf[2 * 4096] __attribute__((aligned(4096)));
-	struct pinguard_stats s;
-
-	memset(buf, 1, sizeof(buf));
-	if (pinguard_pin(buf, 4096, 0) || pinguard_pin_count(buf) != 1 ||
-	    pinguard_get_stats(&s, sizeof(s)) || s.pinned_bytes != 4096 ||
-	    pinguard_unpin(buf, 4096))
-		return 1;
-	printf("%s\n", pinguard_version());
-	return 0;
-}
-EOC
-# shellcheck disable=SC2046
-cc -o user user.c $(pkg-config --cflags --libs pinguard) ||
-	fail "cannot build with pkg-config --cflags --libs pinguard"
-[ "$(bound ./user)" = "$real_lib" ] || fail "user not bound to $lib: $(ldd ./user)"
-[ "$(./user)" = "$version" ] || fail "user program printed '$(./user)'"
-say "pkg-config program: built, linked to $lib, prints $version"
+# The installed system, checked as a user would (installed.sh, which
+# debian-root.sh runs inside a Debian root too).
+[ -z "$out" ] || { mkdir -p "$out" && cp "${debs[@]}" "$out/"; }
+PG_DEPLOY_NAME=debian "$deploy_dir/installed.sh" "$version" ||
+	fail "the installed packages (above)"
 say "OK"
