@@ -59,7 +59,8 @@ has() { # SUBPACKAGE PATH-REGEX... (man pages: compressed on RHEL, not by Debian
 		echo "$list" | grep -Eqx "$f" || fail "$p lacks $f"
 	done
 }
-has pinguard "$libdir/libpinguard.so.0" "$libdir/libpinguard.so.$version"
+has pinguard "$libdir/libpinguard.so.0" "$libdir/libpinguard.so.$version" \
+	"$(rpm --eval '%{_defaultlicensedir}')/pinguard(-$version)?/LICENSE"
 has pinguard-devel /usr/include/pinguard.h "$libdir/libpinguard.so" \
 	"$libdir/pkgconfig/pinguard.pc" '/usr/share/man/man3/pinguard_pin\.3(\.gz)?'
 has pinguard-tools /usr/bin/pinguard '/usr/share/man/man1/pinguard\.1(\.gz)?' \
