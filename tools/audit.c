@@ -23,12 +23,8 @@
 
 static int add_range(struct audit_proc *p, const struct audit_range *r)
 {
-	struct audit_range *t = realloc(p->r, (p->nr + 1) * sizeof(*t));
-
-	if (!t)
+	if (array_append(&p->r, &p->nr, r, sizeof(*r)))
 		return -ENOMEM;
-	p->r = t;
-	p->r[p->nr++] = *r;
 	p->pinned += r->len;
 	if (r->verdict == PG_AUDIT_AT_RISK)
 		p->at_risk += r->len;
@@ -219,13 +215,7 @@ out:
 
 static int add_proc(struct audit_report *a, const struct audit_proc *p)
 {
-	struct audit_proc *t = realloc(a->procs, (a->nprocs + 1) * sizeof(*t));
-
-	if (!t)
-		return -ENOMEM;
-	a->procs = t;
-	a->procs[a->nprocs++] = *p;
-	return 0;
+	return array_append(&a->procs, &a->nprocs, p, sizeof(*p));
 }
 
 static void free_report(struct audit_report *a)

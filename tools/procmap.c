@@ -14,7 +14,7 @@
 int read_maps(int pid, struct mapping **out, size_t *n)
 {
 	char path[64], *line = NULL, p[PATH_MAX];
-	size_t cap = 0, lcap = 0;
+	size_t lcap = 0;
 	struct mapping m;
 	FILE *f;
 	int k, nomem = 0;
@@ -32,21 +32,12 @@ int read_maps(int pid, struct mapping **out, size_t *n)
 			   m.perms, &m.off, &m.ino, p);
 		if (k < 5)
 			continue;
-		if (*n == cap) {
-			struct mapping *t = realloc(*out, (cap = cap * 2 + 64) *
-						    sizeof(m));
-			if (!t) {
-				nomem = 1;
-				break;
-			}
-			*out = t;
-		}
 		m.path = strdup(p);
-		if (!m.path) {
+		if (!m.path || array_append(out, n, &m, sizeof(m))) {
+			free(m.path);
 			nomem = 1;
 			break;
 		}
-		(*out)[(*n)++] = m;
 	}
 	free(line);
 	/* another user's maps: the kernel refuses at read time */

@@ -81,7 +81,7 @@ static void attr_str(const struct nlattr *a, char *buf, size_t len)
 static int add_mr(struct dump *d, const char *dev, const struct nlattr *e)
 {
 	const struct nlattr *a;
-	struct rdma_mr mr, *t;
+	struct rdma_mr mr;
 
 	memset(&mr, 0, sizeof(mr));
 	snprintf(mr.dev, sizeof(mr.dev), "%s", dev);
@@ -104,12 +104,7 @@ static int add_mr(struct dump *d, const char *dev, const struct nlattr *e)
 	}
 	if (!mr.pid)
 		return 0;	/* a kernel MR: no process to fork */
-	t = realloc(d->mrs, (d->n + 1) * sizeof(*t));
-	if (!t)
-		return -ENOMEM;
-	d->mrs = t;
-	d->mrs[d->n++] = mr;
-	return 0;
+	return array_append(&d->mrs, &d->n, &mr, sizeof(mr));
 }
 
 /* One message of either dump. */

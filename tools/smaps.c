@@ -29,7 +29,7 @@ static bool has_flag(const char *flags, const char *f)
 int read_smaps(int pid, struct vma **out, size_t *n)
 {
 	char path[64], *line = NULL, perms[5], p[4096];
-	size_t cap = 0, lcap = 0;
+	size_t lcap = 0;
 	struct vma *v = NULL;
 	uint64_t s, e, kb;
 	FILE *f;
@@ -46,22 +46,17 @@ int read_smaps(int pid, struct vma **out, size_t *n)
 		p[0] = 0;
 		if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %4s %*x %*x:%*x %*u "
 			   "%4095[^\n]", &s, &e, perms, p) >= 3) {
-			if (*n == cap) {
-				struct vma *t = realloc(*out, (cap = cap * 2 +
-						       64) * sizeof(*t));
-				if (!t) {
-					ret = -ENOMEM;
-					break;
-				}
-				*out = t;
+			struct vma nv = {
+				.start = s, .end = e, .page_kb = 4,
+				.shared = perms[3] == 's',
+				.writable = perms[1] == 'w',
+			};
+
+			if (array_append(out, n, &nv, sizeof(nv))) {
+				ret = -ENOMEM;
+				break;
 			}
-			v = &(*out)[(*n)++];
-			memset(v, 0, sizeof(*v));
-			v->start = s;
-			v->end = e;
-			v->shared = perms[3] == 's';
-			v->writable = perms[1] == 'w';
-			v->page_kb = 4;
+			v = &(*out)[*n - 1];
 			v->path = strdup(p);
 		} else if (!v) {
 			continue;

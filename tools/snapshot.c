@@ -71,13 +71,9 @@ static int add_range(struct snapshot *s, const struct pg_seg *seg)
 		r->end = seg->end;
 		return 0;
 	}
-	r = realloc(s->ranges, (s->nranges + 1) * sizeof(*r));
-	if (!r)
-		return -ENOMEM;
-	s->ranges = r;
-	s->ranges[s->nranges++] = (struct range){ seg->start, seg->end,
-		seg->nlong, seg->nshort, seg->flags };
-	return 0;
+	return array_append(&s->ranges, &s->nranges, &(struct range){
+		seg->start, seg->end, seg->nlong, seg->nshort, seg->flags },
+		sizeof(*r));
 }
 
 /* Walk of the copied pool: down the leftmost path, then along the leaf

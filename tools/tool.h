@@ -33,6 +33,12 @@ void errmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* "pinguard: ARG: ..." then a hint to --help; returns EX_USAGE. */
 int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Appends the size bytes at elem to the array whose pointer is at arrp
+ * (a T ** passed as void *) and which holds *n elements; 0 or -ENOMEM.
+ * It grows when *n is 0 or a power of two, to twice that: an array made
+ * only by it (from NULL, 0) needs no capacity kept beside it. */
+int array_append(void *arrp, size_t *n, const void *elem, size_t size);
+
 /* JSON string (quoted, escaped). */
 void json_str(FILE *f, const char *s);
 

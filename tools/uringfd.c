@@ -22,16 +22,7 @@
 
 static int add_buf(struct uring_scan *u, const struct uring_buf *b)
 {
-	struct uring_buf *t;
-
-	if (!(u->n & (u->n + 1))) {	/* 0, 1, 3, 7...: grow */
-		t = realloc(u->bufs, (u->n * 2 + 2) * sizeof(*t));
-		if (!t)
-			return -ENOMEM;
-		u->bufs = t;
-	}
-	u->bufs[u->n++] = *b;
-	return 0;
+	return array_append(&u->bufs, &u->n, b, sizeof(*b));
 }
 
 int uring_parse_fdinfo(FILE *f, int fd, struct uring_scan *u)

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* What the sub-commands share: diagnostics, JSON strings, and the path
- * of the libpinguard this command runs with. */
+/* What the sub-commands share: diagnostics, growing arrays, JSON strings,
+ * and the path of the libpinguard this command runs with. */
 #include <dlfcn.h>
+#include <errno.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -70,6 +71,22 @@ int usage_error(const char *fmt, ...)
 	vmsg(fmt, ap, "\nTry 'pinguard --help'.\n");
 	va_end(ap);
 	return EX_USAGE;
+}
+
+int array_append(void *arrp, size_t *n, const void *elem, size_t size)
+{
+	char *a;
+
+	memcpy(&a, arrp, sizeof(a));	/* any T *, without aliasing it */
+	if (!(*n & (*n - 1))) {		/* full: 0, 1, 2, 4, 8... */
+		a = realloc(a, (*n ? 2 * *n : 1) * size);
+		if (!a)
+			return -ENOMEM;
+		memcpy(arrp, &a, sizeof(a));
+	}
+	memcpy(a + *n * size, elem, size);
+	(*n)++;
+	return 0;
 }
 
 void json_str(FILE *f, const char *s)
