@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: MIT
 # Sourced by the command's test scripts (test_tools.sh, test_audit.sh):
-# a temporary directory, helpers killed at exit, and the checks. Set
+# a temporary directory, helpers killed at exit and waited for, and the checks. Set
 # tmp_name before sourcing. PG_TOOL_WRAPPER, if set, is what the scripts
 # put before every run of the command (only the command: e.g. valgrind,
 # which then leaves what it execs alone).
@@ -16,6 +16,17 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
+# wait_file FILE PID NAME: until the helper PID has written FILE; fails
+# when it dies first, or has not written it after 10 s.
+wait_file() {
+	i=0
+	while [ ! -f "$1" ]; do
+		i=$((i + 1))
+		[ $i -lt 100 ] || fail "helper $3 did not start"
+		kill -0 "$2" 2>/dev/null || fail "helper $3 died"
+		sleep 0.1
+	done
+}
 skip() { echo "SKIP: $*"; exit 77; }
 # expect CODE CMD...: run, keep stdout/stderr in $tmp/out, $tmp/err
 expect() {

@@ -22,13 +22,7 @@ start() {
 	esac
 	p=$!
 	pids="$pids $p"
-	i=0
-	while [ ! -f "$tmp/$name" ]; do
-		i=$((i + 1))
-		[ $i -lt 100 ] || fail "helper $name did not start"
-		kill -0 "$p" 2>/dev/null || fail "helper $name died"
-		sleep 0.1
-	done
+	wait_file "$tmp/$name" "$p" "$name"
 	eval "pid_$name=$p"
 }
 # The six programs of the issue: unguarded, each mode, own MADV_DONTFORK.

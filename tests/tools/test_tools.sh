@@ -12,13 +12,7 @@ start_helper() {
 	"$@" "$tmp/ranges" &
 	pids="$pids $!"
 	helper=$!
-	i=0
-	while [ ! -f "$tmp/ranges" ]; do
-		i=$((i + 1))
-		[ $i -lt 100 ] || fail "helper $* did not start"
-		kill -0 "$helper" 2>/dev/null || fail "helper $* died"
-		sleep 0.1
-	done
+	wait_file "$tmp/ranges" "$helper" "$*"
 }
 lib=$($wrap "$pg" --version | sed -n 2p)
 
