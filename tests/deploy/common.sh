@@ -42,6 +42,12 @@ need_installed() {
 	[ -e "$pg_lib" ] || fail "$pg_lib missing"
 }
 
+# pinfork built with mpicc into $1: the MPI program (-DPINFORK_MPI).
+build_pinfork_mpi() {
+	mpicc -O2 -DPINFORK_MPI -o "$1" "$deploy_dir/pinfork.c" -luring -ldl ||
+		fail "mpicc pinfork.c"
+}
+
 # pinfork (pins an io_uring buffer and forks), built into $1 with liburing.
 build_pinfork() {
 	cc -O2 -o "$1" "$deploy_dir/pinfork.c" -luring -ldl ||

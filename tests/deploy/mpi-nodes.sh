@@ -102,8 +102,7 @@ leak=$(LD_PRELOAD=$pg_lib PINGUARD_MODE=copy ssh -F "$tmp/ssh_config" "$there" \
 say "second node: $remote at $there (network namespace, sshd), reached with ssh"
 
 build_pinfork "$tmp/pinfork"
-mpicc -O2 -DPINFORK_MPI -o "$tmp/pinfork-mpi" "$deploy_dir/pinfork.c" -luring -ldl ||
-	fail "mpicc pinfork.c"
+build_pinfork_mpi "$tmp/pinfork-mpi"
 cd "$tmp"
 # One rank per node: this host first (mpirun's), then the second node,
 # whose orted is started with ssh; OOB and MPI traffic over the veth.

@@ -28,8 +28,7 @@ cleanup() {
 }
 trap cleanup EXIT
 build_pinfork "$tmp/pinfork"
-mpicc -O2 -DPINFORK_MPI -o "$tmp/pinfork-mpi" "$deploy_dir/pinfork.c" -luring -ldl ||
-	fail "mpicc pinfork.c"
+build_pinfork_mpi "$tmp/pinfork-mpi"
 cd "$tmp"
 mpirun=(mpirun -np 2 --oversubscribe --mca pml ob1 --mca btl "self,vader")
 [ "$(id -u)" -ne 0 ] || mpirun+=(--allow-run-as-root)
